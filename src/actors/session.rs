@@ -1,0 +1,335 @@
+//! One actor per client connection: framing, the protocol state of the connection, and the
+//! map of in-flight requests (for cancellation and for draining on half-close).
+//!
+//! Requests run concurrently and answer in completion order. Read EOF means "no more
+//! requests": every in-flight request still gets its answer before the session closes,
+//! unless the client has gone away entirely (then the in-flight work is dropped).
+
+use super::read_gate::Gate;
+use super::router::{Dispatch, Reply, Router, RpcResult};
+use crate::protocol::framing::{FrameError, LineCodec};
+use crate::protocol::jsonrpc::{
+    self, INTERNAL_ERROR, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
+};
+use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
+use crate::protocol::version::{Era, era_of};
+use crate::shared::Shared;
+use crate::tools::core::{SUMMARY, VERSION};
+use actix::io::{WriteHandler, Writer};
+use actix::prelude::*;
+use bytes::BytesMut;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{Interest, Ready};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
+
+/// Requests one connection may have in flight before the session stops reading.
+const MAX_IN_FLIGHT: usize = 1024;
+
+pub const SERVER_INFO: ServerInfo = ServerInfo {
+    name: "ide-agentsd",
+    version: VERSION,
+    instructions: SUMMARY,
+};
+
+pub struct Session {
+    id: u64,
+    shared: Arc<Shared>,
+    router: Addr<Router>,
+    writer: Writer<OwnedWriteHalf, std::io::Error>,
+    fd: RawFd,
+    gate: Gate,
+    /// The legacy version `initialize` negotiated, if it ran.
+    negotiated: Option<&'static str>,
+    in_flight: HashMap<RequestId, SpawnHandle>,
+    reading: bool,
+}
+
+impl Session {
+    /// Starts a session for `stream` on the current worker.
+    pub fn start(
+        id: u64,
+        stream: UnixStream,
+        shared: Arc<Shared>,
+        router: Addr<Router>,
+    ) -> Addr<Session> {
+        Session::create(move |ctx| {
+            let fd = stream.as_raw_fd();
+            let (read, write) = stream.into_split();
+            let gate = Gate::default();
+            let lines = FramedRead::new(read, LineCodec::new(shared.config.max_message_bytes));
+            ctx.add_stream(gate.wrap(lines));
+            shared.connection_opened();
+            Session {
+                id,
+                writer: Writer::new(write, ctx),
+                shared,
+                router,
+                fd,
+                gate,
+                negotiated: None,
+                in_flight: HashMap::new(),
+                reading: true,
+            }
+        })
+    }
+
+    fn write(&mut self, message: &[u8]) {
+        self.writer.write(message);
+        self.writer.write(b"\n");
+    }
+
+    fn send_error(&mut self, id: Option<&RequestId>, error: &RpcError) {
+        let bytes = jsonrpc::encode_error(id, error);
+        self.write(&bytes);
+    }
+
+    fn respond(&mut self, id: &RequestId, result: RpcResult, era: Option<Era>) {
+        let bytes = match result {
+            Ok(Reply::Raw(raw)) => jsonrpc::encode_result_raw(id, &raw),
+            Ok(Reply::Value(mut value)) => {
+                if era.is_some_and(Era::is_modern)
+                    && let Some(obj) = value.as_object_mut()
+                {
+                    obj.entry("resultType").or_insert_with(|| json!("complete"));
+                }
+                jsonrpc::encode_result(id, &value)
+            }
+            Err(e) => jsonrpc::encode_error(Some(id), &e),
+        };
+        self.write(&bytes);
+    }
+
+    fn on_line(&mut self, line: &[u8], ctx: &mut Context<Self>) {
+        match jsonrpc::decode(line) {
+            Err(e) => self.send_error(e.id.as_ref(), &e.error),
+            Ok(Message::Request(req)) => self.on_request(req, ctx),
+            Ok(Message::Notification(n)) => self.on_notification(n, ctx),
+            // The server sends no requests of its own yet, so there is nothing to match.
+            Ok(Message::Response { id, .. }) => {
+                log::debug!("session {}: unexpected response {id:?}", self.id)
+            }
+        }
+    }
+
+    fn on_request(&mut self, req: Request, ctx: &mut Context<Self>) {
+        match req.method.as_str() {
+            "initialize" => {
+                let result = self.initialize(&req);
+                self.respond(&req.id, result, None);
+            }
+            // Liveness and discovery are answered in any state, so probing clients never stall.
+            "ping" => self.respond(&req.id, Ok(Reply::Value(json!({}))), None),
+            "server/discover" => {
+                let result = lifecycle::discover_result(&SERVER_INFO);
+                self.respond(&req.id, Ok(Reply::Value(result)), None);
+            }
+            _ => match era_of(&req, self.negotiated) {
+                Err(e) => self.send_error(Some(&req.id), &e),
+                Ok(era) if req.method == "logging/setLevel" => {
+                    let result = set_log_level(&req);
+                    self.respond(&req.id, result, Some(era));
+                }
+                Ok(era) => self.dispatch(req, era, ctx),
+            },
+        }
+    }
+
+    fn initialize(&mut self, req: &Request) -> RpcResult {
+        if self.negotiated.is_some() {
+            return Err(RpcError::new(
+                INVALID_REQUEST,
+                "session already initialized",
+            ));
+        }
+        let requested = req
+            .params
+            .as_ref()
+            .and_then(|p| p.get("protocolVersion"))
+            .and_then(Value::as_str);
+        let result = lifecycle::initialize_result(&SERVER_INFO, requested);
+        self.negotiated = result["protocolVersion"].as_str().and_then(|v| {
+            crate::protocol::version::LEGACY_VERSIONS
+                .into_iter()
+                .find(|l| *l == v)
+        });
+        Ok(Reply::Value(result))
+    }
+
+    /// Hands an application request to this worker's router and answers when it completes.
+    fn dispatch(&mut self, request: Request, era: Era, ctx: &mut Context<Self>) {
+        let id = request.id.clone();
+        if self.in_flight.contains_key(&id) {
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                "a request with this id is already in flight",
+            );
+            return self.send_error(Some(&id), &e);
+        }
+        // Dropping `cancel` (when this future is cancelled or the session stops) tells the
+        // tool to drop its work.
+        let (cancel, cancelled) = oneshot::channel::<()>();
+        let sent = self.router.send(Dispatch {
+            request,
+            era,
+            connection: self.id,
+            cancel: cancelled,
+        });
+        let key = id.clone();
+        let work = async move {
+            let _cancel_on_drop = cancel;
+            sent.await
+        }
+        .into_actor(self)
+        .map(move |outcome, act, ctx| {
+            act.in_flight.remove(&key);
+            match outcome {
+                Ok(Some(result)) => act.respond(&key, result, Some(era)),
+                Ok(None) => {}
+                Err(e) => {
+                    let e = RpcError::new(INTERNAL_ERROR, format!("router unavailable: {e}"));
+                    act.send_error(Some(&key), &e);
+                }
+            }
+            act.after_completion(ctx);
+        });
+        let handle = ctx.spawn(work);
+        self.in_flight.insert(id, handle);
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.gate.close();
+        }
+    }
+
+    fn on_notification(&mut self, n: Notification, ctx: &mut Context<Self>) {
+        if n.method == "notifications/cancelled" {
+            let id = n
+                .params
+                .as_ref()
+                .and_then(|p| p.get("requestId"))
+                .and_then(RequestId::from_value);
+            if let Some(handle) = id.and_then(|id| self.in_flight.remove(&id)) {
+                ctx.cancel_future(handle);
+                self.after_completion(ctx);
+            }
+        }
+        // Other notifications (initialized, roots changed, …) need no action.
+    }
+
+    fn after_completion(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight.len() < MAX_IN_FLIGHT {
+            self.gate.open();
+        }
+        self.close_if_done(ctx);
+    }
+
+    /// Closes once the client sent its last request and every answer is written.
+    fn close_if_done(&mut self, _ctx: &mut Context<Self>) {
+        if !self.reading && self.in_flight.is_empty() && !self.writer.closed() {
+            // The writer flushes, then `WriteHandler::finished` stops the actor.
+            self.writer.close();
+        }
+    }
+
+    /// After read EOF with work in flight: stop at once if the client closed entirely
+    /// (not just its write side), so abandoned backend calls are dropped.
+    fn watch_for_hangup(&mut self, ctx: &mut Context<Self>) {
+        let Some(fd) = dup_fd(self.fd) else { return };
+        // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so it stays open and refers to
+        // the same socket for the AsyncFd's whole life.
+        let Ok(fd) = (unsafe { AsyncFd::register_with_interest(fd, Interest::WRITABLE) }) else {
+            return;
+        };
+        let hangup = async move {
+            loop {
+                let Ok(mut guard) = fd.writable().await else {
+                    return;
+                };
+                if guard.ready().is_write_closed() {
+                    return;
+                }
+                guard.clear_ready_matching(Ready::WRITABLE);
+            }
+        };
+        ctx.spawn(hangup.into_actor(self).map(|(), act, ctx| {
+            log::debug!(
+                "session {}: client went away with {} request(s) in flight",
+                act.id,
+                act.in_flight.len()
+            );
+            ctx.stop();
+        }));
+    }
+}
+
+fn dup_fd(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: `fd` is the session's open socket; dup returns a new descriptor we own.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    // SAFETY: a non-negative result is a fresh descriptor owned by nobody else.
+    (new >= 0).then(|| unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+fn set_log_level(req: &Request) -> RpcResult {
+    let level = req
+        .params
+        .as_ref()
+        .and_then(|p| p.get("level"))
+        .and_then(Value::as_str);
+    match level {
+        Some(l) if LOG_LEVELS.contains(&l) => Ok(Reply::Value(json!({}))),
+        _ => Err(RpcError::invalid_params(format!(
+            "logging/setLevel needs params.level, one of {}",
+            LOG_LEVELS.join(", ")
+        ))),
+    }
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.shared.connection_closed();
+    }
+}
+
+impl StreamHandler<Result<BytesMut, FrameError>> for Session {
+    fn handle(&mut self, item: Result<BytesMut, FrameError>, ctx: &mut Context<Self>) {
+        match item {
+            Ok(line) => self.on_line(&line, ctx),
+            Err(FrameError::TooLong { limit }) => {
+                let e = RpcError::new(
+                    INVALID_REQUEST,
+                    format!(
+                        "message longer than {limit} bytes (IDE_AGENTS_MAX_MESSAGE_BYTES); closing the connection"
+                    ),
+                );
+                self.send_error(None, &e);
+                self.reading = false;
+            }
+            Err(FrameError::Io(e)) => {
+                log::debug!("session {}: read error: {e}", self.id);
+                self.reading = false;
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.reading = false;
+        if !self.in_flight.is_empty() {
+            self.watch_for_hangup(ctx);
+        }
+        self.close_if_done(ctx);
+    }
+}
+
+impl WriteHandler<std::io::Error> for Session {
+    fn error(&mut self, err: std::io::Error, _ctx: &mut Context<Self>) -> Running {
+        log::debug!("session {}: write error: {err}", self.id);
+        Running::Stop
+    }
+}

@@ -1,0 +1,87 @@
+//! The command line: `serve` and the client subcommands.
+
+pub mod call;
+pub mod client;
+pub mod connect;
+pub mod serve_args;
+
+use crate::config::{Config, client_socket_path};
+use clap::{Parser, Subcommand};
+use serve_args::ServeArgs;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "ide-agentsd",
+    version,
+    about = "One local MCP server per user for IDE agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon in the foreground (what the systemd unit runs).
+    Serve(ServeArgs),
+    /// Bridge stdin/stdout to the daemon's socket: the command an IDE launches.
+    Connect {
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
+    /// Call one tool and print its structured result as JSON.
+    Call {
+        /// The tool name, e.g. ide_agents_healthz.
+        tool: String,
+        /// An argument as key=value (value parsed as JSON when it is JSON); repeatable.
+        #[arg(long = "arg", value_name = "KEY=VALUE")]
+        args: Vec<String>,
+        /// All arguments as one JSON object.
+        #[arg(long)]
+        json: Option<String>,
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::Connect { socket } => connect::run(&client_socket_path(socket)),
+        Command::Call {
+            tool,
+            args,
+            json,
+            socket,
+        } => call::run(&client_socket_path(socket), &tool, json.as_deref(), &args),
+    }
+}
+
+fn serve(args: &ServeArgs) -> i32 {
+    init_logging();
+    let config = match Config::from_process(&args.values) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ide-agentsd: {e}");
+            return 1;
+        }
+    };
+    match crate::daemon::serve::run(config) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ide-agentsd: {e}");
+            1
+        }
+    }
+}
+
+/// Logs to stderr (journald picks them up); `info` unless RUST_LOG says otherwise.
+fn init_logging() {
+    let env = env_logger::Env::default().default_filter_or("info");
+    let _ = env_logger::Builder::from_env(env)
+        .format_timestamp_millis()
+        .try_init();
+}

@@ -1,0 +1,5 @@
+//! Running as a daemon: the socket, who may connect, and the serve loop.
+
+pub mod peer;
+pub mod serve;
+pub mod socket;

@@ -1,0 +1,12 @@
+//! ide-agentsd: one long-running MCP server per user for IDE agents, over a Unix socket.
+//!
+//! See ARCHITECTURE.md for the map of this crate.
+
+pub mod actors;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod protocol;
+pub mod shared;
+pub mod tools;

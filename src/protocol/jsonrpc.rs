@@ -1,0 +1,334 @@
+//! JSON-RPC 2.0 messages: decoding a line into a request, notification or response,
+//! and encoding responses and errors.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+/// MCP: resource not found (legacy era).
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+/// MCP 2026-07-28: the protocol version in `_meta` is not supported.
+pub const UNSUPPORTED_VERSION: i64 = -32022;
+
+/// A request id: JSON-RPC allows strings and numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestId {
+    Number(i64),
+    /// Non-integer numbers are kept in their JSON spelling so they echo back unchanged.
+    Other(String),
+    Str(String),
+}
+
+impl RequestId {
+    pub fn from_value(v: &Value) -> Option<RequestId> {
+        match v {
+            Value::String(s) => Some(RequestId::Str(s.clone())),
+            Value::Number(n) => Some(match n.as_i64() {
+                Some(i) => RequestId::Number(i),
+                None => RequestId::Other(n.to_string()),
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        match self {
+            RequestId::Number(i) => Value::from(*i),
+            RequestId::Str(s) => Value::from(s.as_str()),
+            RequestId::Other(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: RequestId,
+    pub method: String,
+    pub params: Option<Value>,
+}
+
+impl Request {
+    /// `params._meta`, when present.
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        self.params.as_ref()?.get("_meta")?.as_object()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub method: String,
+    pub params: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Request(Request),
+    Notification(Notification),
+    /// A response to a request the server sent (e.g. elicitation); id and payload.
+    Response {
+        id: RequestId,
+        payload: Value,
+    },
+}
+
+/// A protocol-level error, answered as a JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        RpcError::new(INVALID_PARAMS, message)
+    }
+
+    pub fn method_not_found(method: &str) -> Self {
+        RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}"))
+    }
+
+    fn to_value(&self) -> Value {
+        let mut obj = json!({"code": self.code, "message": self.message});
+        if let Some(data) = &self.data {
+            obj["data"] = data.clone();
+        }
+        obj
+    }
+}
+
+/// Why a line could not be decoded, with the id to answer to when one was readable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeError {
+    pub id: Option<RequestId>,
+    pub error: RpcError,
+}
+
+/// The loose shape of any JSON-RPC message; validated into [`Message`].
+#[derive(Deserialize)]
+struct RawMessage {
+    jsonrpc: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    method: Option<Value>,
+    params: Option<Value>,
+    result: Option<Value>,
+    error: Option<Value>,
+}
+
+/// Distinguishes `"id": null` (present, Some(Null)) from an absent id (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
+    let value: Value = serde_json::from_slice(line).map_err(|e| DecodeError {
+        id: None,
+        error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
+    })?;
+    if !value.is_object() {
+        return Err(invalid(None, "a message must be a JSON object"));
+    }
+    let raw: RawMessage = serde_json::from_value(value)
+        .map_err(|e| invalid(None, &format!("not a JSON-RPC message: {e}")))?;
+    let id = match &raw.id {
+        None => None,
+        Some(v) => match RequestId::from_value(v) {
+            Some(id) => Some(id),
+            None => return Err(invalid(None, "id must be a string or a number")),
+        },
+    };
+    if raw.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+        return Err(invalid(id, "jsonrpc must be \"2.0\""));
+    }
+    if let Some(params) = &raw.params
+        && !(params.is_object() || params.is_array())
+    {
+        return Err(invalid(id, "params must be an object"));
+    }
+    match (raw.method, id) {
+        (Some(Value::String(method)), Some(id)) => Ok(Message::Request(Request {
+            id,
+            method,
+            params: raw.params,
+        })),
+        (Some(Value::String(method)), None) => Ok(Message::Notification(Notification {
+            method,
+            params: raw.params,
+        })),
+        (Some(_), id) => Err(invalid(id, "method must be a string")),
+        (None, Some(id)) if raw.result.is_some() || raw.error.is_some() => Ok(Message::Response {
+            id,
+            payload: raw.result.or(raw.error).unwrap_or(Value::Null),
+        }),
+        (None, id) => Err(invalid(
+            id,
+            "not a request, notification or response: no method",
+        )),
+    }
+}
+
+fn invalid(id: Option<RequestId>, message: &str) -> DecodeError {
+    DecodeError {
+        id,
+        error: RpcError::new(INVALID_REQUEST, message),
+    }
+}
+
+/// Serializes a success response.
+pub fn encode_result(id: &RequestId, result: &Value) -> Bytes {
+    let mut out = result_prefix(id);
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, result);
+    out.push(b'}');
+    Bytes::from(out)
+}
+
+/// Serializes a success response whose result is already JSON text.
+pub fn encode_result_raw(id: &RequestId, result: &[u8]) -> Bytes {
+    let mut out = result_prefix(id);
+    out.extend_from_slice(result);
+    out.push(b'}');
+    Bytes::from(out)
+}
+
+fn result_prefix(id: &RequestId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    write_id(&mut out, id);
+    out.extend_from_slice(b",\"result\":");
+    out
+}
+
+/// Serializes an error response; `id` is `null` when the request's id was unreadable.
+pub fn encode_error(id: Option<&RequestId>, error: &RpcError) -> Bytes {
+    let mut out = Vec::with_capacity(96);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    match id {
+        Some(id) => write_id(&mut out, id),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"error\":");
+    let _ = serde_json::to_writer(&mut out, &error.to_value());
+    out.push(b'}');
+    Bytes::from(out)
+}
+
+/// Serializes a server-to-client notification.
+pub fn encode_notification(method: &str, params: &Value) -> Bytes {
+    let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
+    Bytes::from(serde_json::to_vec(&msg).unwrap_or_default())
+}
+
+fn write_id(out: &mut Vec<u8>, id: &RequestId) {
+    match id {
+        RequestId::Number(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        RequestId::Other(s) => out.extend_from_slice(s.as_bytes()),
+        RequestId::Str(s) => {
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_code(line: &str) -> (Option<RequestId>, i64) {
+        let e = decode(line.as_bytes()).unwrap_err();
+        (e.id, e.error.code)
+    }
+
+    #[test]
+    fn decodes_requests_notifications_and_responses() {
+        let m = decode(br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#).unwrap();
+        assert_eq!(
+            m,
+            Message::Request(Request {
+                id: RequestId::Number(7),
+                method: "ping".into(),
+                params: None
+            })
+        );
+        let m = decode(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(matches!(m, Message::Notification(n) if n.method == "notifications/initialized"));
+        let m = decode(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert!(matches!(m, Message::Response { id: RequestId::Str(s), .. } if s == "a"));
+    }
+
+    #[test]
+    fn classifies_bad_input_with_the_right_codes() {
+        assert_eq!(err_code("{nope"), (None, PARSE_ERROR));
+        assert_eq!(err_code("[1,2]"), (None, INVALID_REQUEST));
+        assert_eq!(err_code("42"), (None, INVALID_REQUEST));
+        assert_eq!(
+            err_code(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#),
+            (Some(RequestId::Number(1)), INVALID_REQUEST)
+        );
+        assert_eq!(
+            err_code(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
+            (None, INVALID_REQUEST)
+        );
+        assert_eq!(
+            err_code(r#"{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}"#),
+            (None, INVALID_REQUEST)
+        );
+        assert_eq!(
+            err_code(r#"{"jsonrpc":"2.0","id":3,"method":5}"#),
+            (Some(RequestId::Number(3)), INVALID_REQUEST)
+        );
+        assert_eq!(
+            err_code(r#"{"jsonrpc":"2.0","id":3,"method":"x","params":"s"}"#),
+            (Some(RequestId::Number(3)), INVALID_REQUEST)
+        );
+        assert_eq!(err_code(r#"{"jsonrpc":"2.0","id":4}"#).1, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn ids_echo_back_exactly() {
+        for raw in [
+            "1",
+            "-3",
+            "\"abc\"",
+            "\"with \\\"quote\"",
+            "1.5",
+            "12345678901234",
+        ] {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{raw},"method":"ping"}}"#);
+            let Message::Request(req) = decode(line.as_bytes()).unwrap() else {
+                panic!("not a request")
+            };
+            let out = encode_result(&req.id, &json!({}));
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["id"], serde_json::from_str::<Value>(raw).unwrap());
+            assert_eq!(v["result"], json!({}));
+        }
+    }
+
+    #[test]
+    fn errors_carry_data_and_null_id() {
+        let e = RpcError::new(UNSUPPORTED_VERSION, "nope").with_data(json!({"requested": "x"}));
+        let v: Value = serde_json::from_slice(&encode_error(None, &e)).unwrap();
+        assert_eq!(v["id"], Value::Null);
+        assert_eq!(v["error"]["code"], UNSUPPORTED_VERSION);
+        assert_eq!(v["error"]["data"]["requested"], "x");
+    }
+}

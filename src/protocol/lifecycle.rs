@@ -1,0 +1,87 @@
+//! Results of the lifecycle methods: `initialize` (legacy era) and `server/discover`
+//! (stateless era), built from one description of what the server offers.
+
+use super::version;
+use serde_json::{Value, json};
+
+/// `server/discover` results may be cached by clients for this long.
+pub const DISCOVER_TTL_MS: u64 = 300_000;
+
+/// Who this server is and what it says about itself.
+pub struct ServerInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub instructions: &'static str,
+}
+
+/// The capabilities this server implements (the same in both eras).
+pub fn capabilities() -> Value {
+    json!({
+        "tools": {"listChanged": true},
+        "logging": {},
+    })
+}
+
+pub fn initialize_result(info: &ServerInfo, requested: Option<&str>) -> Value {
+    json!({
+        "protocolVersion": version::negotiate_legacy(requested),
+        "capabilities": capabilities(),
+        "serverInfo": {"name": info.name, "version": info.version},
+        "instructions": info.instructions,
+    })
+}
+
+pub fn discover_result(info: &ServerInfo) -> Value {
+    json!({
+        "supportedVersions": version::supported_versions().collect::<Vec<_>>(),
+        "capabilities": capabilities(),
+        "serverInfo": {"name": info.name, "version": info.version},
+        "instructions": info.instructions,
+        "ttlMs": DISCOVER_TTL_MS,
+        "cacheScope": "private",
+        "resultType": "complete",
+    })
+}
+
+/// The levels `logging/setLevel` accepts (syslog names, as MCP defines them).
+pub const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INFO: ServerInfo = ServerInfo {
+        name: "ide-agentsd",
+        version: "1.2.3",
+        instructions: "hi",
+    };
+
+    #[test]
+    fn initialize_echoes_a_legacy_version() {
+        let r = initialize_result(&INFO, Some("2024-11-05"));
+        assert_eq!(r["protocolVersion"], "2024-11-05");
+        assert_eq!(
+            r["serverInfo"],
+            json!({"name": "ide-agentsd", "version": "1.2.3"})
+        );
+        assert_eq!(r["capabilities"]["tools"]["listChanged"], true);
+        assert_eq!(r["instructions"], "hi");
+    }
+
+    #[test]
+    fn discover_lists_every_version_and_cache_hints() {
+        let r = discover_result(&INFO);
+        assert_eq!(r["supportedVersions"][0], "2026-07-28");
+        assert_eq!(r["ttlMs"], DISCOVER_TTL_MS);
+        assert_eq!(r["cacheScope"], "private");
+    }
+}

@@ -1,0 +1,10 @@
+//! The MCP protocol layer: framing, JSON-RPC, versions, argument handling.
+//! Pure code: no actors, no I/O.
+
+pub mod cursor;
+pub mod envelope;
+pub mod framing;
+pub mod jsonrpc;
+pub mod lifecycle;
+pub mod schema;
+pub mod version;

@@ -1,0 +1,141 @@
+//! Protocol versions and the two eras: the legacy `initialize` handshake and the stateless
+//! 2026-07-28 revision where every request names its version in `_meta`.
+
+use super::jsonrpc::{INVALID_REQUEST, Request, RpcError, UNSUPPORTED_VERSION};
+use serde_json::json;
+
+/// Versions negotiated through `initialize`, oldest first.
+pub const LEGACY_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+/// The stateless revision, served per request without a handshake.
+pub const MODERN_VERSION: &str = "2026-07-28";
+/// Every version this server speaks, newest first (as `server/discover` lists them).
+pub const SUPPORTED_VERSIONS: [&str; 5] = [
+    MODERN_VERSION,
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// The `_meta` key that marks a request of the stateless era.
+pub const META_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// Which rules a request is served under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// Inside an initialized legacy session, with the negotiated version.
+    Legacy(&'static str),
+    /// Stateless 2026-07-28.
+    Modern,
+}
+
+impl Era {
+    pub fn version(self) -> &'static str {
+        match self {
+            Era::Legacy(v) => v,
+            Era::Modern => MODERN_VERSION,
+        }
+    }
+
+    pub fn is_modern(self) -> bool {
+        matches!(self, Era::Modern)
+    }
+}
+
+/// Every supported version, newest first.
+pub fn supported_versions() -> impl Iterator<Item = &'static str> {
+    SUPPORTED_VERSIONS.into_iter()
+}
+
+/// The version `initialize` answers: the client's if it is a legacy one, else the newest legacy.
+pub fn negotiate_legacy(requested: Option<&str>) -> &'static str {
+    requested
+        .and_then(|r| LEGACY_VERSIONS.iter().find(|v| **v == r).copied())
+        .unwrap_or(LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1])
+}
+
+/// Decides the era of a request given the connection's negotiated legacy version (if any).
+///
+/// A `_meta` version of 2026-07-28 is served statelessly; a legacy version in `_meta` is served
+/// under the legacy rules (so it needs the handshake); anything else is `-32022`.
+pub fn era_of(req: &Request, negotiated: Option<&'static str>) -> Result<Era, RpcError> {
+    let requested = req.meta().and_then(|m| m.get(META_VERSION_KEY));
+    match requested {
+        Some(v) => match v.as_str() {
+            Some(MODERN_VERSION) => Ok(Era::Modern),
+            Some(legacy) if LEGACY_VERSIONS.contains(&legacy) => legacy_era(negotiated),
+            _ => Err(unsupported(v)),
+        },
+        None => legacy_era(negotiated),
+    }
+}
+
+fn legacy_era(negotiated: Option<&'static str>) -> Result<Era, RpcError> {
+    negotiated.map(Era::Legacy).ok_or_else(|| {
+        RpcError::new(
+            INVALID_REQUEST,
+            "session not initialized: send `initialize` first, or name protocol version \
+             2026-07-28 in params._meta",
+        )
+    })
+}
+
+fn unsupported(requested: &serde_json::Value) -> RpcError {
+    RpcError::new(
+        UNSUPPORTED_VERSION,
+        format!("unsupported protocol version {requested}"),
+    )
+    .with_data(json!({
+        "supported": supported_versions().collect::<Vec<_>>(),
+        "requested": requested,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::jsonrpc::{Message, decode};
+
+    fn req(params: &str) -> Request {
+        let line = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{params}}}"#);
+        match decode(line.as_bytes()).unwrap() {
+            Message::Request(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn five_versions_newest_first() {
+        let all: Vec<_> = supported_versions().collect();
+        assert_eq!(all.len(), 5);
+        assert_eq!(all[0], MODERN_VERSION);
+        assert_eq!(all[4], "2024-11-05");
+    }
+
+    #[test]
+    fn legacy_negotiation_echoes_known_versions_only() {
+        for v in LEGACY_VERSIONS {
+            assert_eq!(negotiate_legacy(Some(v)), v);
+        }
+        assert_eq!(negotiate_legacy(Some("1999-01-01")), "2025-11-25");
+        assert_eq!(negotiate_legacy(Some(MODERN_VERSION)), "2025-11-25");
+        assert_eq!(negotiate_legacy(None), "2025-11-25");
+    }
+
+    #[test]
+    fn era_follows_meta_then_session() {
+        let modern = req(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#);
+        assert_eq!(era_of(&modern, None), Ok(Era::Modern));
+        assert_eq!(
+            era_of(&req("{}"), Some("2025-06-18")),
+            Ok(Era::Legacy("2025-06-18"))
+        );
+        assert_eq!(era_of(&req("{}"), None).unwrap_err().code, INVALID_REQUEST);
+        let bad = req(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}"#);
+        let e = era_of(&bad, Some("2025-06-18")).unwrap_err();
+        assert_eq!(e.code, UNSUPPORTED_VERSION);
+        let data = e.data.unwrap();
+        assert_eq!(data["requested"], "2099-01-01");
+        assert_eq!(data["supported"].as_array().unwrap().len(), 5);
+    }
+}

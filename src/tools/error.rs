@@ -1,0 +1,120 @@
+//! Tool failures: answered as a tool *result* with `isError: true`, never a JSON-RPC error.
+
+use serde_json::{Map, Value, json};
+
+/// Stable snake_case codes clients can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidArguments,
+    BackendUnavailable,
+    BackendError,
+    CircuitOpen,
+    Timeout,
+    ApprovalRequired,
+    RateLimited,
+    UnknownTool,
+    NotFound,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArguments => "invalid_arguments",
+            ErrorCode::BackendUnavailable => "backend_unavailable",
+            ErrorCode::BackendError => "backend_error",
+            ErrorCode::CircuitOpen => "circuit_open",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::ApprovalRequired => "approval_required",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::UnknownTool => "unknown_tool",
+            ErrorCode::NotFound => "not_found",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolError {
+    pub code: ErrorCode,
+    /// A sentence for the human reading the IDE.
+    pub message: String,
+    /// Extra machine-readable fields placed next to `code` and `message`.
+    pub details: Map<String, Value>,
+}
+
+impl ToolError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ToolError {
+            code,
+            message: message.into(),
+            details: Map::new(),
+        }
+    }
+
+    pub fn invalid_arguments(message: impl Into<String>) -> Self {
+        ToolError::new(ErrorCode::InvalidArguments, message)
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// `{error: {code, message, …details}}`, the structured form of the failure.
+    pub fn to_structured(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), self.code.as_str().into());
+        error.insert("message".into(), self.message.clone().into());
+        for (k, v) in &self.details {
+            error.insert(k.clone(), v.clone());
+        }
+        json!({ "error": error })
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+/// The MCP `tools/call` result for an outcome: text content plus `structuredContent`.
+pub fn call_result(outcome: &Result<Value, ToolError>) -> Value {
+    match outcome {
+        Ok(value) => {
+            let text = serde_json::to_string(value).unwrap_or_default();
+            json!({
+                "content": [{"type": "text", "text": text}],
+                "structuredContent": value,
+                "isError": false,
+            })
+        }
+        Err(e) => json!({
+            "content": [{"type": "text", "text": e.message}],
+            "structuredContent": e.to_structured(),
+            "isError": true,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_has_compact_text_and_structured_content() {
+        let r = call_result(&Ok(json!({"a": 1, "b": [true]})));
+        assert_eq!(r["content"][0]["text"], "{\"a\":1,\"b\":[true]}");
+        assert_eq!(r["structuredContent"], json!({"a": 1, "b": [true]}));
+        assert_eq!(r["isError"], false);
+    }
+
+    #[test]
+    fn failure_has_a_sentence_and_a_stable_code() {
+        let e = ToolError::new(ErrorCode::RateLimited, "Slow down.").with("retry_after_ms", 50);
+        let r = call_result(&Err(e));
+        assert_eq!(r["isError"], true);
+        assert_eq!(r["content"][0]["text"], "Slow down.");
+        assert_eq!(r["structuredContent"]["error"]["code"], "rate_limited");
+        assert_eq!(r["structuredContent"]["error"]["retry_after_ms"], 50);
+    }
+}
