@@ -1,0 +1,208 @@
+//! The MCP protocol over the socket: versions, lifecycle, framing faults, concurrency.
+
+mod common;
+
+use common::{Client, daemon};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::io::Write;
+
+#[test]
+fn every_legacy_version_is_negotiated_and_an_unknown_one_gets_the_newest() {
+    let d = daemon().start();
+    for (asked, answered) in [
+        ("2024-11-05", "2024-11-05"),
+        ("2025-03-26", "2025-03-26"),
+        ("2025-06-18", "2025-06-18"),
+        ("2025-11-25", "2025-11-25"),
+        ("1999-01-01", "2025-11-25"),
+        ("2026-07-28", "2025-11-25"),
+    ] {
+        let mut c = d.client();
+        let r = c.call("initialize", json!({"protocolVersion": asked, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
+        let result = &r["result"];
+        assert_eq!(result["protocolVersion"], answered, "asked {asked}");
+        assert_eq!(result["serverInfo"]["name"], "ide-agentsd");
+        assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
+        assert!(result["instructions"].as_str().unwrap().contains("ide-agentsd"));
+        assert_eq!(result["capabilities"]["tools"]["listChanged"], true);
+        // The session now serves requests.
+        let list = c.call("tools/list", json!({}));
+        assert!(list["result"]["tools"].as_array().unwrap().len() >= 3, "{list}");
+    }
+}
+
+#[test]
+fn server_discover_answers_before_any_handshake() {
+    let d = daemon().start();
+    let mut c = d.client();
+    let r = c.call("server/discover", json!({}));
+    let result = &r["result"];
+    assert_eq!(
+        result["supportedVersions"],
+        json!(["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"])
+    );
+    assert_eq!(result["serverInfo"]["name"], "ide-agentsd");
+    assert_eq!(result["cacheScope"], "private");
+    assert!(result["ttlMs"].as_u64().unwrap() > 0);
+    assert!(result["capabilities"]["tools"].is_object());
+    // A client that probes first and then falls back to initialize is served at once.
+    let init = c.call("initialize", json!({"protocolVersion": "2025-03-26"}));
+    assert_eq!(init["result"]["protocolVersion"], "2025-03-26");
+}
+
+#[test]
+fn requests_before_initialize_are_refused_except_ping() {
+    let d = daemon().start();
+    let mut c = d.client();
+    assert_eq!(c.call("ping", json!({}))["result"], json!({}));
+    let r = c.call("tools/list", json!({}));
+    assert_eq!(r["error"]["code"], -32600);
+    assert!(r["error"]["message"].as_str().unwrap().contains("not initialized"), "{r}");
+    let r = c.call("tools/call", json!({"name": "ide_agents_healthz"}));
+    assert_eq!(r["error"]["code"], -32600);
+    // A second initialize is refused; the first one still holds.
+    assert!(c.call("initialize", json!({"protocolVersion": "2025-06-18"}))["result"].is_object());
+    assert_eq!(c.call("initialize", json!({}))["error"]["code"], -32600);
+    assert!(c.call("tools/list", json!({}))["result"]["tools"].is_array());
+}
+
+#[test]
+fn modern_requests_need_no_handshake_and_unsupported_versions_get_32022() {
+    let d = daemon().start();
+    let mut c = d.client();
+    let r = c.call_modern("tools/list", json!({}));
+    assert_eq!(r["result"]["cacheScope"], "private");
+    assert!(r["result"]["ttlMs"].as_u64().unwrap() > 0);
+    assert_eq!(r["result"]["resultType"], "complete");
+    let r = c.call("tools/list", json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2030-01-01"}}));
+    assert_eq!(r["error"]["code"], -32022);
+    assert_eq!(r["error"]["data"]["requested"], "2030-01-01");
+    assert_eq!(r["error"]["data"]["supported"][0], "2026-07-28");
+    // The connection stays usable and still unininitialized for legacy requests.
+    assert_eq!(c.call("tools/list", json!({}))["error"]["code"], -32600);
+}
+
+#[test]
+fn malformed_input_gets_errors_and_the_connection_survives() {
+    let d = daemon().start();
+    let mut c = d.initialized_client();
+    c.send_raw("{not json");
+    let r = c.read().unwrap();
+    assert_eq!(r["error"]["code"], -32700);
+    assert_eq!(r["id"], Value::Null);
+    c.send_raw("[1,2,3]");
+    assert_eq!(c.read().unwrap()["error"]["code"], -32600);
+    c.send_raw(r#"{"jsonrpc":"2.0","id":5}"#);
+    let r = c.read().unwrap();
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(5), json!(-32600)));
+    c.send_raw(r#"{"jsonrpc":"2.0","id":6,"method":"no/such/method"}"#);
+    assert_eq!(c.read().unwrap()["error"]["code"], -32601);
+    let r = c.call("tools/list", json!({"cursor": "not-a-cursor"}));
+    assert_eq!(r["error"]["code"], -32602);
+    let r = c.call("tools/call", json!({"arguments": {}}));
+    assert_eq!(r["error"]["code"], -32602);
+    let r = c.call("logging/setLevel", json!({"level": "loud"}));
+    assert_eq!(r["error"]["code"], -32602);
+    assert_eq!(c.call("logging/setLevel", json!({"level": "debug"}))["result"], json!({}));
+    // Still served after all of that.
+    assert_eq!(c.call("ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn an_oversized_line_gets_an_error_then_a_close_and_memory_stays_flat() {
+    let d = daemon().env("IDE_AGENTS_MAX_MESSAGE_BYTES", "1048576").start();
+    // Warm up so the baseline includes the connection machinery.
+    let mut warm = d.initialized_client();
+    assert!(warm.call("tools/list", json!({}))["result"].is_object());
+    let before = d.peak_rss_kib();
+
+    let mut c = d.client();
+    let mut writer = c.stream.try_clone().unwrap();
+    // 64 MiB without a newline, written from another thread while we read the answer.
+    let sender = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            if writer.write_all(&chunk).is_err() {
+                return; // the daemon closed the connection, as it should
+            }
+        }
+    });
+    let r = c.read().expect("an error before the close");
+    assert_eq!(r["error"]["code"], -32600);
+    assert_eq!(r["id"], Value::Null);
+    assert!(r["error"]["message"].as_str().unwrap().contains("1048576"), "{r}");
+    assert!(c.read().is_none(), "the connection must be closed after the error");
+    sender.join().unwrap();
+
+    let growth = d.peak_rss_kib().saturating_sub(before);
+    assert!(growth < 8 * 1024, "peak RSS grew by {growth} KiB for a 64 MiB line");
+    // Other clients are still served.
+    assert_eq!(warm.call("ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn a_hundred_pipelined_requests_are_all_answered_with_matching_ids() {
+    let d = daemon().start();
+    let mut c = d.initialized_client();
+    let mut batch = String::new();
+    for i in 0..100 {
+        let (method, params) = match i % 3 {
+            0 => ("tools/call", json!({"name": "ide_agents_healthz", "arguments": {}})),
+            1 => ("ping", json!({})),
+            _ => ("tools/list", json!({})),
+        };
+        batch.push_str(&json!({"jsonrpc": "2.0", "id": format!("r{i}"), "method": method, "params": params}).to_string());
+        batch.push('\n');
+    }
+    c.stream.write_all(batch.as_bytes()).unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..100 {
+        let r = c.read().unwrap();
+        let id = r["id"].as_str().unwrap().to_string();
+        let i: usize = id[1..].parse().unwrap();
+        assert!(r.get("result").is_some(), "{r}");
+        if i % 3 == 0 {
+            assert_eq!(r["result"]["structuredContent"]["status"], "live");
+        }
+        assert!(seen.insert(id), "duplicate answer");
+    }
+    assert_eq!(seen.len(), 100);
+}
+
+#[test]
+fn half_close_still_answers_every_request_in_flight() {
+    let d = daemon().start();
+    let mut c = d.client();
+    let mut batch = String::new();
+    for i in 0..50 {
+        let req = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+            "params": {"name": "ide_agents_healthz", "arguments": {},
+                       "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}});
+        batch.push_str(&req.to_string());
+        batch.push('\n');
+    }
+    // Requests and EOF arrive together: the daemon sees EOF with all of them in flight.
+    c.stream.write_all(batch.as_bytes()).unwrap();
+    c.shutdown_write();
+    let mut ids = HashSet::new();
+    while let Some(r) = c.read() {
+        assert_eq!(r["result"]["isError"], false, "{r}");
+        ids.insert(r["id"].as_i64().unwrap());
+    }
+    assert_eq!(ids, (0..50).collect::<HashSet<i64>>());
+}
+
+#[test]
+fn two_clients_are_served_at_once() {
+    let d = daemon().start();
+    let mut a = d.initialized_client();
+    let mut b = Client::connect(&d.socket);
+    // b uses the stateless era while a holds a legacy session open.
+    let rb = b.call_tool("ide_agents_healthz", json!({}));
+    let ra = a.call("tools/call", json!({"name": "ide_agents_healthz"}));
+    assert_eq!(rb["structuredContent"]["status"], "live");
+    assert_eq!(ra["result"]["structuredContent"]["status"], "live");
+    // a's session state is its own: b is still uninitialized for legacy requests.
+    assert_eq!(b.call("tools/list", json!({}))["error"]["code"], -32600);
+}
