@@ -27,13 +27,30 @@ fn connect_bridges_stdio_byte_exactly_and_drains_after_stdin_eof() {
         input.push('\n');
     }
     // Everything, then EOF: the bridge half-closes and still delivers every answer.
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.ends_with('\n'));
-    let replies: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let replies: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(replies.len(), 21);
     let mut ids: Vec<i64> = replies.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     ids.sort_unstable();
@@ -53,7 +70,10 @@ fn connect_without_a_daemon_fails_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(&path.display().to_string()) && err.contains("ide-agentsd serve"), "{err}");
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("ide-agentsd serve"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
 }
 

@@ -68,10 +68,16 @@ fn flags_configure_like_their_environment_twins() {
     let mut c = d.client();
     let first = c.call_modern("tools/list", json!({}));
     assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 1);
-    let cursor = first["result"]["nextCursor"].as_str().expect("a next page").to_string();
+    let cursor = first["result"]["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
     let second = c.call_modern("tools/list", json!({"cursor": cursor}));
     assert_eq!(second["result"]["tools"].as_array().unwrap().len(), 1);
-    assert_ne!(first["result"]["tools"][0]["name"], second["result"]["tools"][0]["name"]);
+    assert_ne!(
+        first["result"]["tools"][0]["name"],
+        second["result"]["tools"][0]["name"]
+    );
 }
 
 #[test]
@@ -81,6 +87,9 @@ fn the_socket_directory_is_created_private() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("a/b/mcp.sock");
     let d = daemon().socket(&path).start();
-    assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777,
+        0o700
+    );
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
 }

@@ -24,11 +24,19 @@ fn every_legacy_version_is_negotiated_and_an_unknown_one_gets_the_newest() {
         assert_eq!(result["protocolVersion"], answered, "asked {asked}");
         assert_eq!(result["serverInfo"]["name"], "ide-agentsd");
         assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
-        assert!(result["instructions"].as_str().unwrap().contains("ide-agentsd"));
+        assert!(
+            result["instructions"]
+                .as_str()
+                .unwrap()
+                .contains("ide-agentsd")
+        );
         assert_eq!(result["capabilities"]["tools"]["listChanged"], true);
         // The session now serves requests.
         let list = c.call("tools/list", json!({}));
-        assert!(list["result"]["tools"].as_array().unwrap().len() >= 3, "{list}");
+        assert!(
+            list["result"]["tools"].as_array().unwrap().len() >= 3,
+            "{list}"
+        );
     }
 }
 
@@ -40,7 +48,13 @@ fn server_discover_answers_before_any_handshake() {
     let result = &r["result"];
     assert_eq!(
         result["supportedVersions"],
-        json!(["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"])
+        json!([
+            "2026-07-28",
+            "2025-11-25",
+            "2025-06-18",
+            "2025-03-26",
+            "2024-11-05"
+        ])
     );
     assert_eq!(result["serverInfo"]["name"], "ide-agentsd");
     assert_eq!(result["cacheScope"], "private");
@@ -58,7 +72,13 @@ fn requests_before_initialize_are_refused_except_ping() {
     assert_eq!(c.call("ping", json!({}))["result"], json!({}));
     let r = c.call("tools/list", json!({}));
     assert_eq!(r["error"]["code"], -32600);
-    assert!(r["error"]["message"].as_str().unwrap().contains("not initialized"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not initialized"),
+        "{r}"
+    );
     let r = c.call("tools/call", json!({"name": "ide_agents_healthz"}));
     assert_eq!(r["error"]["code"], -32600);
     // A second initialize is refused; the first one still holds.
@@ -75,7 +95,10 @@ fn modern_requests_need_no_handshake_and_unsupported_versions_get_32022() {
     assert_eq!(r["result"]["cacheScope"], "private");
     assert!(r["result"]["ttlMs"].as_u64().unwrap() > 0);
     assert_eq!(r["result"]["resultType"], "complete");
-    let r = c.call("tools/list", json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2030-01-01"}}));
+    let r = c.call(
+        "tools/list",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2030-01-01"}}),
+    );
     assert_eq!(r["error"]["code"], -32022);
     assert_eq!(r["error"]["data"]["requested"], "2030-01-01");
     assert_eq!(r["error"]["data"]["supported"][0], "2026-07-28");
@@ -95,7 +118,10 @@ fn malformed_input_gets_errors_and_the_connection_survives() {
     assert_eq!(c.read().unwrap()["error"]["code"], -32600);
     c.send_raw(r#"{"jsonrpc":"2.0","id":5}"#);
     let r = c.read().unwrap();
-    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(5), json!(-32600)));
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (json!(5), json!(-32600))
+    );
     c.send_raw(r#"{"jsonrpc":"2.0","id":6,"method":"no/such/method"}"#);
     assert_eq!(c.read().unwrap()["error"]["code"], -32601);
     let r = c.call("tools/list", json!({"cursor": "not-a-cursor"}));
@@ -104,14 +130,19 @@ fn malformed_input_gets_errors_and_the_connection_survives() {
     assert_eq!(r["error"]["code"], -32602);
     let r = c.call("logging/setLevel", json!({"level": "loud"}));
     assert_eq!(r["error"]["code"], -32602);
-    assert_eq!(c.call("logging/setLevel", json!({"level": "debug"}))["result"], json!({}));
+    assert_eq!(
+        c.call("logging/setLevel", json!({"level": "debug"}))["result"],
+        json!({})
+    );
     // Still served after all of that.
     assert_eq!(c.call("ping", json!({}))["result"], json!({}));
 }
 
 #[test]
 fn an_oversized_line_gets_an_error_then_a_close_and_memory_stays_flat() {
-    let d = daemon().env("IDE_AGENTS_MAX_MESSAGE_BYTES", "1048576").start();
+    let d = daemon()
+        .env("IDE_AGENTS_MAX_MESSAGE_BYTES", "1048576")
+        .start();
     // Warm up so the baseline includes the connection machinery.
     let mut warm = d.initialized_client();
     assert!(warm.call("tools/list", json!({}))["result"].is_object());
@@ -131,12 +162,21 @@ fn an_oversized_line_gets_an_error_then_a_close_and_memory_stays_flat() {
     let r = c.read().expect("an error before the close");
     assert_eq!(r["error"]["code"], -32600);
     assert_eq!(r["id"], Value::Null);
-    assert!(r["error"]["message"].as_str().unwrap().contains("1048576"), "{r}");
-    assert!(c.read().is_none(), "the connection must be closed after the error");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("1048576"),
+        "{r}"
+    );
+    assert!(
+        c.read().is_none(),
+        "the connection must be closed after the error"
+    );
     sender.join().unwrap();
 
     let growth = d.peak_rss_kib().saturating_sub(before);
-    assert!(growth < 8 * 1024, "peak RSS grew by {growth} KiB for a 64 MiB line");
+    assert!(
+        growth < 8 * 1024,
+        "peak RSS grew by {growth} KiB for a 64 MiB line"
+    );
     // Other clients are still served.
     assert_eq!(warm.call("ping", json!({}))["result"], json!({}));
 }
@@ -148,11 +188,17 @@ fn a_hundred_pipelined_requests_are_all_answered_with_matching_ids() {
     let mut batch = String::new();
     for i in 0..100 {
         let (method, params) = match i % 3 {
-            0 => ("tools/call", json!({"name": "ide_agents_healthz", "arguments": {}})),
+            0 => (
+                "tools/call",
+                json!({"name": "ide_agents_healthz", "arguments": {}}),
+            ),
             1 => ("ping", json!({})),
             _ => ("tools/list", json!({})),
         };
-        batch.push_str(&json!({"jsonrpc": "2.0", "id": format!("r{i}"), "method": method, "params": params}).to_string());
+        batch.push_str(
+            &json!({"jsonrpc": "2.0", "id": format!("r{i}"), "method": method, "params": params})
+                .to_string(),
+        );
         batch.push('\n');
     }
     c.stream.write_all(batch.as_bytes()).unwrap();
@@ -162,7 +208,7 @@ fn a_hundred_pipelined_requests_are_all_answered_with_matching_ids() {
         let id = r["id"].as_str().unwrap().to_string();
         let i: usize = id[1..].parse().unwrap();
         assert!(r.get("result").is_some(), "{r}");
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             assert_eq!(r["result"]["structuredContent"]["status"], "live");
         }
         assert!(seen.insert(id), "duplicate answer");

@@ -13,7 +13,10 @@ fn healthz_reports_live_with_a_utc_time() {
     let s = &r["structuredContent"];
     assert_eq!(s["status"], "live");
     let time = s["time"].as_str().unwrap();
-    assert!(time.ends_with('Z') && time.len() == 24 && &time[10..11] == "T", "{time}");
+    assert!(
+        time.ends_with('Z') && time.len() == 24 && &time[10..11] == "T",
+        "{time}"
+    );
     // The text content is the compact JSON of the structured result.
     let text: Value = serde_json::from_str(r["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(&text, s);
@@ -31,8 +34,15 @@ fn health_and_server_instructions_describe_the_daemon() {
     assert_eq!(h["ml_loaded"], false);
     let i = c.call_tool("ide_agents_server_instructions", json!({}));
     let i = &i["structuredContent"];
-    let tools: Vec<&str> = i["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    assert!(tools.contains(&"ide_agents_healthz") && tools.contains(&"ide_agents_server_instructions"));
+    let tools: Vec<&str> = i["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tools.contains(&"ide_agents_healthz") && tools.contains(&"ide_agents_server_instructions")
+    );
     assert!(i["summary"].as_str().unwrap().len() > 40);
 }
 
@@ -51,7 +61,12 @@ fn tools_list_is_deterministic_with_real_schemas_and_annotations() {
     for t in tools {
         assert_eq!(t["inputSchema"]["type"], "object", "{t}");
         assert_eq!(t["inputSchema"]["additionalProperties"], false, "{t}");
-        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
+        for hint in [
+            "readOnlyHint",
+            "destructiveHint",
+            "idempotentHint",
+            "openWorldHint",
+        ] {
             assert!(t["annotations"][hint].is_boolean(), "{hint} in {t}");
         }
     }
@@ -75,7 +90,12 @@ fn every_argument_envelope_is_unwrapped_before_validation() {
         let msg = r["structuredContent"]["error"]["message"].as_str().unwrap();
         assert!(msg.contains("`stray`"), "{envelope}: {msg}");
     }
-    for envelope in [json!({}), json!({"arguments": {}}), json!({"arguments": "{}"}), json!({"kwargs": {}})] {
+    for envelope in [
+        json!({}),
+        json!({"arguments": {}}),
+        json!({"arguments": "{}"}),
+        json!({"kwargs": {}}),
+    ] {
         let r = c.call_tool("ide_agents_healthz", envelope.clone());
         assert_eq!(r["isError"], false, "{envelope}: {r}");
     }
@@ -89,5 +109,10 @@ fn an_unknown_tool_is_a_tool_error_not_a_protocol_error() {
     let r = d.client().call_tool("ide_agents_nope", json!({}));
     assert_eq!(r["isError"], true);
     assert_eq!(r["structuredContent"]["error"]["code"], "unknown_tool");
-    assert!(r["content"][0]["text"].as_str().unwrap().contains("ide_agents_nope"));
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("ide_agents_nope")
+    );
 }

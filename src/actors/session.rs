@@ -14,7 +14,7 @@ use crate::protocol::jsonrpc::{
 use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
 use crate::protocol::version::{Era, era_of};
 use crate::shared::Shared;
-use crate::tools::core::{SUMMARY, VERSION};
+use crate::tools::core::SUMMARY;
 use actix::io::{WriteHandler, Writer};
 use actix::prelude::*;
 use bytes::BytesMut;
@@ -33,8 +33,8 @@ use tokio_util::codec::FramedRead;
 const MAX_IN_FLIGHT: usize = 1024;
 
 pub const SERVER_INFO: ServerInfo = ServerInfo {
-    name: "ide-agentsd",
-    version: VERSION,
+    name: lifecycle::SERVER_NAME,
+    version: lifecycle::SERVER_VERSION,
     instructions: SUMMARY,
 };
 
@@ -94,10 +94,8 @@ impl Session {
         let bytes = match result {
             Ok(Reply::Raw(raw)) => jsonrpc::encode_result_raw(id, &raw),
             Ok(Reply::Value(mut value)) => {
-                if era.is_some_and(Era::is_modern)
-                    && let Some(obj) = value.as_object_mut()
-                {
-                    obj.entry("resultType").or_insert_with(|| json!("complete"));
+                if era.is_some_and(Era::is_modern) {
+                    lifecycle::decorate_modern(&mut value);
                 }
                 jsonrpc::encode_result(id, &value)
             }

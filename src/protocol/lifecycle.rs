@@ -4,6 +4,12 @@
 use super::version;
 use serde_json::{Value, json};
 
+pub const SERVER_NAME: &str = "ide-agentsd";
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `_meta` key naming the server on stateless-era results.
+pub const SERVER_INFO_META_KEY: &str = "io.modelcontextprotocol/serverInfo";
+
 /// `server/discover` results may be cached by clients for this long.
 pub const DISCOVER_TTL_MS: u64 = 300_000;
 
@@ -31,6 +37,19 @@ pub fn initialize_result(info: &ServerInfo, requested: Option<&str>) -> Value {
     })
 }
 
+/// Marks a stateless-era result: `resultType` and the server's identity in `_meta`.
+pub fn decorate_modern(result: &mut Value) {
+    let Some(obj) = result.as_object_mut() else {
+        return;
+    };
+    obj.entry("resultType").or_insert_with(|| json!("complete"));
+    let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+    if let Some(meta) = meta.as_object_mut() {
+        meta.entry(SERVER_INFO_META_KEY)
+            .or_insert_with(|| json!({"name": SERVER_NAME, "version": SERVER_VERSION}));
+    }
+}
+
 pub fn discover_result(info: &ServerInfo) -> Value {
     json!({
         "supportedVersions": version::supported_versions().collect::<Vec<_>>(),
@@ -40,6 +59,7 @@ pub fn discover_result(info: &ServerInfo) -> Value {
         "ttlMs": DISCOVER_TTL_MS,
         "cacheScope": "private",
         "resultType": "complete",
+        "_meta": {SERVER_INFO_META_KEY: {"name": info.name, "version": info.version}},
     })
 }
 
@@ -83,5 +103,14 @@ mod tests {
         assert_eq!(r["supportedVersions"][0], "2026-07-28");
         assert_eq!(r["ttlMs"], DISCOVER_TTL_MS);
         assert_eq!(r["cacheScope"], "private");
+        assert_eq!(r["_meta"][SERVER_INFO_META_KEY]["name"], "ide-agentsd");
+    }
+
+    #[test]
+    fn modern_results_are_marked_complete_and_signed() {
+        let mut r = json!({"tools": []});
+        decorate_modern(&mut r);
+        assert_eq!(r["resultType"], "complete");
+        assert_eq!(r["_meta"][SERVER_INFO_META_KEY]["version"], SERVER_VERSION);
     }
 }

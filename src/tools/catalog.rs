@@ -2,7 +2,7 @@
 //! pages serialized once at start-up (the list never changes while the daemon runs).
 
 use super::{GroupId, ToolSpec};
-use crate::protocol::cursor;
+use crate::protocol::{cursor, lifecycle};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -109,7 +109,7 @@ impl Page {
         let legacy = Bytes::from(serde_json::to_vec(&result).unwrap_or_default());
         result["ttlMs"] = SCHEMA_TTL_MS.into();
         result["cacheScope"] = "private".into();
-        result["resultType"] = "complete".into();
+        lifecycle::decorate_modern(&mut result);
         let modern = Bytes::from(serde_json::to_vec(&result).unwrap_or_default());
         let mut groups: Vec<GroupId> = tools.iter().map(|t| t.group).collect();
         groups.dedup();

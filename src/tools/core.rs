@@ -8,7 +8,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::protocol::lifecycle::SERVER_VERSION as VERSION;
 
 /// What the server offers, in a few sentences for the agent reading `instructions`.
 pub const SUMMARY: &str = "ide-agentsd is the local MCP server for this user's IDE agents. \

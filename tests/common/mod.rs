@@ -53,8 +53,12 @@ impl DaemonBuilder {
 
     /// Spawns the daemon without waiting for it.
     pub fn spawn(self) -> Daemon {
-        let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
-        let socket = self.socket.unwrap_or_else(|| dir.path().join("run/mcp.sock"));
+        let dir = self
+            .dir
+            .unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+        let socket = self
+            .socket
+            .unwrap_or_else(|| dir.path().join("run/mcp.sock"));
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .args(&self.args)
@@ -117,7 +121,10 @@ impl Daemon {
                 Ok(line) => seen.push(line),
                 Err(_) => {
                     let status = self.child.try_wait().ok().flatten();
-                    panic!("no log line with {needle:?} (exit: {status:?}); saw:\n{}", seen.join("\n"))
+                    panic!(
+                        "no log line with {needle:?} (exit: {status:?}); saw:\n{}",
+                        seen.join("\n")
+                    )
                 }
             }
         }
@@ -189,7 +196,8 @@ pub struct Client {
 
 impl Client {
     pub fn connect(path: &Path) -> Client {
-        let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
+        let stream =
+            UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Client {
@@ -223,7 +231,10 @@ impl Client {
         if n == 0 {
             return None;
         }
-        Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON from daemon {line:?}: {e}")))
+        Some(
+            serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("bad JSON from daemon {line:?}: {e}")),
+        )
     }
 
     /// Sends a request and returns its response (skipping notifications).
@@ -247,7 +258,9 @@ impl Client {
 
     pub fn call_tool(&mut self, name: &str, arguments: Value) -> Value {
         let r = self.call_modern("tools/call", json!({"name": name, "arguments": arguments}));
-        r.get("result").cloned().unwrap_or_else(|| panic!("no result: {r}"))
+        r.get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("no result: {r}"))
     }
 
     pub fn shutdown_write(&self) {

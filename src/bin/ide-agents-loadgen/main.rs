@@ -1,0 +1,216 @@
+//! Load generator for MCP servers speaking newline-delimited JSON-RPC 2.0, over a Unix
+//! socket or a child's stdio; plus a bare echo server as the performance ceiling.
+
+mod connection;
+mod echo;
+mod run;
+mod scenario;
+mod stats;
+mod transport;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, error::ErrorKind};
+use serde_json::Value;
+
+use crate::run::RunConfig;
+use crate::scenario::{RequestSpec, Scenario};
+use crate::transport::Target;
+
+#[derive(Parser)]
+#[command(name = "ide-agents-loadgen", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send pipelined requests over N connections and report throughput and latency.
+    Run(RunArgs),
+    /// Bare newline-JSON echo server on a Unix socket (the ceiling to compare against).
+    EchoServer(EchoArgs),
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["socket", "stdio"])))]
+struct RunArgs {
+    /// Unix socket of the server under test.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Server command to spawn, one child per connection (split on whitespace, no shell).
+    #[arg(long, value_name = "CMD")]
+    stdio: Option<String>,
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    connections: usize,
+    /// Requests in flight per connection (pipelined).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    window: usize,
+    /// Seconds of measured load.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    duration: Duration,
+    /// Stop after this many measured requests in total (or at --duration, if sooner).
+    #[arg(long, value_name = "N")]
+    max_requests: Option<u64>,
+    /// Seconds of load before measuring starts (verified, not counted).
+    #[arg(long, value_name = "SECS", default_value = "0.5", value_parser = seconds)]
+    warmup: Duration,
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// Tool for tools-call.
+    #[arg(long, value_name = "NAME", default_value = "ide_agents_healthz")]
+    tool: String,
+    /// Tool arguments for tools-call, a JSON object.
+    #[arg(long, value_name = "JSON", default_value = "{}", value_parser = json_object)]
+    args: Value,
+    /// Resource URI for resources-read.
+    #[arg(long)]
+    uri: Option<String>,
+    /// Skip the initialize handshake; send protocol version and capabilities in every
+    /// request's `_meta` instead.
+    #[arg(long)]
+    modern: bool,
+    /// Client threads, each with its own runtime; connections are spread over them.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    threads: usize,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EchoArgs {
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    /// Worker threads [default: number of CPUs].
+    #[arg(long, value_parser = at_least_one)]
+    threads: Option<usize>,
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number ≥ 1".into()),
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| "expected a non-negative number of seconds".into())
+}
+
+fn json_object(s: &str) -> Result<Value, String> {
+    match serde_json::from_str(s) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("expected a JSON object".into()),
+        Err(e) => Err(format!("invalid JSON: {e}")),
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    match Cli::parse().command {
+        Command::Run(args) => run::run(run_config(args)),
+        Command::EchoServer(args) => {
+            let threads = args.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            match echo::serve(&args.socket, threads) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Checks what clap cannot express and builds the run's configuration.
+fn run_config(args: RunArgs) -> RunConfig {
+    let usage_error =
+        |msg: &str| -> ! { Cli::command().error(ErrorKind::ValueValidation, msg).exit() };
+    let target = match (args.socket, args.stdio) {
+        (Some(path), _) => Target::Socket(path),
+        (None, Some(cmd)) => {
+            let argv: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
+            if argv.is_empty() {
+                usage_error("--stdio needs a command");
+            }
+            Target::Stdio(argv)
+        }
+        (None, None) => usage_error("one of --socket or --stdio is required"),
+    };
+    if args.scenario == Scenario::ResourcesRead && args.uri.is_none() {
+        usage_error("--scenario resources-read needs --uri");
+    }
+    if args.duration.is_zero() {
+        usage_error("--duration must be greater than 0");
+    }
+    RunConfig {
+        target,
+        spec: RequestSpec {
+            scenario: args.scenario,
+            tool: args.tool,
+            args: args.args,
+            uri: args.uri,
+            modern: args.modern,
+        },
+        connections: args.connections,
+        window: args.window,
+        duration: args.duration,
+        warmup: args.warmup,
+        max_requests: args.max_requests,
+        threads: args.threads,
+        json: args.json,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_run_defaults() {
+        let cli = Cli::try_parse_from([
+            "ide-agents-loadgen",
+            "run",
+            "--socket",
+            "/tmp/s",
+            "--scenario",
+            "tools-call",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run");
+        };
+        assert_eq!(args.connections, 1);
+        assert_eq!(args.window, 1);
+        assert_eq!(args.duration, Duration::from_secs(5));
+        assert_eq!(args.warmup, Duration::from_millis(500));
+        assert_eq!(args.tool, "ide_agents_healthz");
+        assert_eq!(args.args, serde_json::json!({}));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let base = ["ide-agents-loadgen", "run", "--scenario", "ping"];
+        let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra)).is_ok();
+        assert!(!parse(&[]), "a target is required");
+        assert!(!parse(&["--socket", "a", "--stdio", "b"]));
+        assert!(!parse(&["--socket", "a", "--window", "0"]));
+        assert!(!parse(&["--socket", "a", "--duration", "-1"]));
+        assert!(!parse(&["--socket", "a", "--args", "[1]"]));
+        assert!(parse(&["--stdio", "srv --flag", "--duration", "0.25"]));
+    }
+}
