@@ -37,6 +37,7 @@ settings! {
     "IDE_AGENTS_RETRY_BACKOFF_BASE", "retry-backoff-base", "first retry delay, seconds [default: 0.25]";
     "IDE_AGENTS_RETRY_BACKOFF_FACTOR", "retry-backoff-factor", "retry delay growth factor [default: 2]";
     "IDE_AGENTS_RETRY_BACKOFF_MAX", "retry-backoff-max", "longest retry delay, seconds [default: 4]";
+    "IDE_AGENTS_HEALTH_INTERVAL_SECS", "health-interval-secs", "seconds between background backend health probes [default: 10]";
     "IDE_AGENTS_BREAKER_FAIL_THRESHOLD", "breaker-fail-threshold", "consecutive failures that open the breaker [default: 5]";
     "IDE_AGENTS_BREAKER_RESET_TIMEOUT", "breaker-reset-timeout", "seconds the breaker stays open [default: 20]";
     "IDE_AGENTS_BREAKER_HALF_OPEN_MAX_CALLS", "breaker-half-open-max-calls", "probe calls while half-open [default: 1]";
@@ -81,6 +82,7 @@ pub struct Config {
     pub retry_backoff_base: Duration,
     pub retry_backoff_factor: f64,
     pub retry_backoff_max: Duration,
+    pub health_interval: Duration,
     pub breaker_fail_threshold: u32,
     pub breaker_reset_timeout: Duration,
     pub breaker_half_open_max_calls: u32,
@@ -221,6 +223,10 @@ impl Config {
             retry_backoff_base: src.seconds("IDE_AGENTS_RETRY_BACKOFF_BASE", 0.25)?,
             retry_backoff_factor: src.number("IDE_AGENTS_RETRY_BACKOFF_FACTOR", 2.0)?,
             retry_backoff_max: src.seconds("IDE_AGENTS_RETRY_BACKOFF_MAX", 4.0)?,
+            // A zero interval would spin the prober.
+            health_interval: src
+                .seconds("IDE_AGENTS_HEALTH_INTERVAL_SECS", 10.0)?
+                .max(Duration::from_millis(100)),
             breaker_fail_threshold: src.count("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", 5)? as u32,
             breaker_reset_timeout: src.seconds("IDE_AGENTS_BREAKER_RESET_TIMEOUT", 20.0)?,
             breaker_half_open_max_calls: src.count("IDE_AGENTS_BREAKER_HALF_OPEN_MAX_CALLS", 1)?

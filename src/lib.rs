@@ -3,6 +3,8 @@
 //! See ARCHITECTURE.md for the map of this crate.
 
 pub mod actors;
+pub mod approvals;
+pub mod backend;
 pub mod cli;
 pub mod clock;
 pub mod config;

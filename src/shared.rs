@@ -1,8 +1,13 @@
 //! State every worker reads: configuration, the tool catalog, and counters.
 //! Only atomics and immutable data live here, so reading it never waits on another thread.
 
+use crate::approvals::Approvals;
+use crate::backend::breaker::Breaker;
+use crate::backend::health::HealthBoard;
 use crate::config::Config;
 use crate::tools::{Catalog, GroupId};
+use dashmap::DashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -15,11 +20,16 @@ pub struct Shared {
     pub ml_loaded: AtomicBool,
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
+    /// One circuit breaker per backend base URL, shared by every worker.
+    pub breakers: DashMap<String, Arc<Breaker>>,
+    pub health: HealthBoard,
+    pub approvals: Approvals,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
         let ultra = config.ultra_enabled;
+        let auto_approve = config.auto_approve.clone();
         let catalog = Catalog::new(
             |g| match g {
                 GroupId::Core | GroupId::Github => true,
@@ -35,7 +45,25 @@ impl Shared {
             ml_loaded: AtomicBool::new(false),
             connections_open: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
+            breakers: DashMap::new(),
+            health: HealthBoard::default(),
+            approvals: Approvals::new(auto_approve),
         }
+    }
+
+    /// The breaker of a backend base URL (created on first use, then shared).
+    pub fn breaker_for(&self, base_url: &str) -> Arc<Breaker> {
+        let c = &self.config;
+        self.breakers
+            .entry(base_url.to_string())
+            .or_insert_with(|| {
+                Arc::new(Breaker::new(
+                    c.breaker_fail_threshold,
+                    c.breaker_reset_timeout,
+                    c.breaker_half_open_max_calls,
+                ))
+            })
+            .clone()
     }
 
     pub fn uptime_seconds(&self) -> f64 {

@@ -1,7 +1,9 @@
 //! The per-worker supervisor: starts this worker's tool-group actors and routes each
 //! application request (everything after the lifecycle) to the actor that owns it.
 
+use super::backend_pool::BackendPool;
 use super::tool_group::{CancelSignal, RunTool, ToolGroupActor};
+use crate::approvals::{self, Resolution};
 use crate::protocol::envelope::unwrap_arguments;
 use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
 use crate::protocol::schema;
@@ -9,10 +11,12 @@ use crate::protocol::version::Era;
 use crate::shared::Shared;
 use crate::tools::core::CoreTools;
 use crate::tools::error::call_result;
+use crate::tools::ultra::UltraTools;
 use crate::tools::{CallContext, ErrorCode, GroupId, ToolCall, ToolError};
-use actix::{Actor, Addr, Context, Handler, ResponseFuture};
+use actix::{Actor, Context, Handler, Recipient, ResponseFuture};
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A result, either built now or serialized ahead of time.
@@ -40,12 +44,19 @@ impl actix::Message for Dispatch {
 
 pub struct Router {
     shared: Arc<Shared>,
-    core: Option<Addr<ToolGroupActor<CoreTools>>>,
+    /// This worker's position; worker 0 runs the background health probe.
+    index: usize,
+    /// The actor running each started tool group on this worker.
+    groups: HashMap<GroupId, Recipient<RunTool>>,
 }
 
 impl Router {
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Router { shared, core: None }
+    pub fn new(shared: Arc<Shared>, index: usize) -> Self {
+        Router {
+            shared,
+            index,
+            groups: HashMap::new(),
+        }
     }
 
     fn tools_list(&self, req: &Request, era: Era) -> RpcResult {
@@ -118,10 +129,7 @@ impl Router {
             call: ToolCall { tool, args, ctx },
             cancel,
         };
-        let sent = match tool.group {
-            GroupId::Core => self.core.as_ref().map(|a| a.send(run)),
-            GroupId::Github | GroupId::Ultra | GroupId::Ml => None,
-        };
+        let sent = self.groups.get(&tool.group).map(|g| g.send(run));
         let Some(sent) = sent else {
             let err = ToolError::new(
                 ErrorCode::UnknownTool,
@@ -142,6 +150,52 @@ impl Router {
     }
 }
 
+/// `ide-agents/approvals/{list,approve,deny}`: the control side of command approvals.
+fn approvals_method(shared: &Shared, method: &str, params: Option<&Value>) -> RpcResult {
+    let now = std::time::Instant::now();
+    let action_id = || {
+        params
+            .and_then(|p| p.get("action_id"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params("params.action_id (a string) is required"))
+    };
+    let resolution = match method {
+        "ide-agents/approvals/list" => return Ok(Reply::Value(shared.approvals.list(now))),
+        "ide-agents/approvals/approve" => {
+            let ttl = match params.and_then(|p| p.get("ttl_seconds")) {
+                None | Some(Value::Null) => approvals::DEFAULT_GRANT_TTL,
+                Some(v) => v
+                    .as_f64()
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(std::time::Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        RpcError::invalid_params("ttl_seconds must be a positive number")
+                    })?,
+            };
+            shared.approvals.approve(action_id()?, ttl, now)
+        }
+        "ide-agents/approvals/deny" => shared.approvals.deny(action_id()?, now),
+        other => return Err(RpcError::method_not_found(other)),
+    };
+    let value = match resolution {
+        Resolution::Granted { command, ttl } => json!({
+            "approved": true,
+            "command": approvals::shown(&command),
+            "ttl_seconds": ttl.as_secs_f64(),
+        }),
+        Resolution::Denied { command } => {
+            json!({"denied": true, "command": approvals::shown(&command)})
+        }
+        Resolution::Unknown => {
+            return Err(RpcError::invalid_params(
+                "no pending action with that id (it may have expired, or been approved or denied already); \
+                 `ide-agentsd approvals` lists the pending ones",
+            ));
+        }
+    };
+    Ok(Reply::Value(value))
+}
+
 fn ready(result: RpcResult) -> ResponseFuture<Option<RpcResult>> {
     Box::pin(std::future::ready(Some(result)))
 }
@@ -154,8 +208,15 @@ impl Actor for Router {
     type Context = Context<Self>;
 
     fn started(&mut self, _ctx: &mut Context<Self>) {
-        // Started here so the group actors live on this router's worker thread.
-        self.core = Some(ToolGroupActor::new(CoreTools::new(self.shared.clone())).start());
+        // Started here so the pool and the group actors live on this router's worker thread.
+        let shared = &self.shared;
+        let pool = BackendPool::new(shared.clone(), self.index == 0).start();
+        let core = ToolGroupActor::new(CoreTools::new(shared.clone(), pool.clone())).start();
+        self.groups.insert(GroupId::Core, core.recipient());
+        if shared.catalog.has_group(GroupId::Ultra) {
+            let ultra = ToolGroupActor::new(UltraTools::new(pool)).start();
+            self.groups.insert(GroupId::Ultra, ultra.recipient());
+        }
     }
 }
 
@@ -186,6 +247,9 @@ impl Handler<Dispatch> for Router {
         match request.method.as_str() {
             "tools/list" => ready(self.tools_list(&request, era)),
             "tools/call" => self.tools_call(request, era, connection, cancel),
+            m if m.starts_with("ide-agents/approvals/") => {
+                ready(approvals_method(&self.shared, m, request.params.as_ref()))
+            }
             other => ready(Err(RpcError::method_not_found(other))),
         }
     }

@@ -1,5 +1,6 @@
 //! The command line: `serve` and the client subcommands.
 
+pub mod approvals;
 pub mod call;
 pub mod client;
 pub mod connect;
@@ -43,6 +44,26 @@ enum Command {
         #[arg(long, env = "IDE_AGENTS_SOCKET")]
         socket: Option<PathBuf>,
     },
+    /// List the commands waiting for approval.
+    Approvals {
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
+    /// Allow one run of the command behind an action id.
+    Approve {
+        action_id: String,
+        /// How long the grant stays usable, e.g. 90s, 10m, 2h [default: 10m].
+        #[arg(long)]
+        ttl: Option<String>,
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
+    /// Refuse the command behind an action id.
+    Deny {
+        action_id: String,
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -57,6 +78,24 @@ pub fn main() -> i32 {
             json,
             socket,
         } => call::run(&client_socket_path(socket), &tool, json.as_deref(), &args),
+        Command::Approvals { socket } => {
+            approvals::run(&client_socket_path(socket), approvals::Action::List)
+        }
+        Command::Approve {
+            action_id,
+            ttl,
+            socket,
+        } => approvals::run(
+            &client_socket_path(socket),
+            approvals::Action::Approve {
+                id: &action_id,
+                ttl: ttl.as_deref(),
+            },
+        ),
+        Command::Deny { action_id, socket } => approvals::run(
+            &client_socket_path(socket),
+            approvals::Action::Deny { id: &action_id },
+        ),
     }
 }
 

@@ -36,10 +36,10 @@ async fn start(shared: Arc<Shared>, bound: &socket::BoundSocket) -> Result<(), S
         .and_then(tokio::net::UnixListener::from_std)
         .map_err(|e| format!("cannot listen on {}: {e}", bound.path.display()))?;
     let workers = (0..shared.config.workers)
-        .map(|_| {
+        .map(|index| {
             let arbiter = Arbiter::new().handle();
             let shared = shared.clone();
-            let router = Router::start_in_arbiter(&arbiter, move |_| Router::new(shared));
+            let router = Router::start_in_arbiter(&arbiter, move |_| Router::new(shared, index));
             Worker { arbiter, router }
         })
         .collect();

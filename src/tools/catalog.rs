@@ -14,6 +14,8 @@ pub const SCHEMA_TTL_MS: u64 = 300_000;
 /// Every tool definition, sorted by name: the listing order.
 static ALL_TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
     let mut all = super::core::specs();
+    all.extend(super::backend::specs());
+    all.extend(super::ultra::specs());
     all.sort_by_key(|t| t.name);
     all
 });

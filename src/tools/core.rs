@@ -1,9 +1,12 @@
 //! The core group: tools that describe and check the daemon itself.
 
+use super::backend::BackendTools;
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments};
 use super::{ToolCall, ToolError, ToolFuture, ToolGroup, ToolResult};
+use crate::actors::backend_pool::BackendPool;
 use crate::clock;
 use crate::shared::Shared;
+use actix::Addr;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -43,11 +46,13 @@ pub fn specs() -> Vec<ToolSpec> {
 
 pub struct CoreTools {
     shared: Arc<Shared>,
+    backend: BackendTools,
 }
 
 impl CoreTools {
-    pub fn new(shared: Arc<Shared>) -> Self {
-        CoreTools { shared }
+    pub fn new(shared: Arc<Shared>, pool: Addr<BackendPool>) -> Self {
+        let backend = BackendTools::new(shared.clone(), pool);
+        CoreTools { shared, backend }
     }
 
     fn server_instructions(&self) -> ToolResult {
@@ -61,23 +66,30 @@ impl CoreTools {
         }))
     }
 
+    /// From the background probe's last result: never waits on the backend. `ok` is false
+    /// only when the backend is known to be down.
     fn health(&self) -> ToolResult {
         let config = &self.shared.config;
+        let backend = self.shared.health.latest();
         Ok(json!({
-            "ok": true,
+            "ok": backend.ok != Some(false),
             "version": VERSION,
             "ultra_enabled": config.ultra_enabled,
             "ml_loaded": self.shared.ml_loaded.load(Ordering::Relaxed),
             "backend_url": config.backend_url,
-            "backend_ok": null,
-            "backend_latency_ms": null,
-            "models": {},
+            "backend_ok": backend.ok,
+            "backend_latency_ms": backend.latency_ms,
+            "backend_error": backend.error,
+            "models": backend.models,
         }))
     }
 }
 
 impl ToolGroup for CoreTools {
     fn call(&mut self, call: ToolCall) -> ToolFuture {
+        if BackendTools::handles(call.tool.name) {
+            return self.backend.call(call);
+        }
         let result = match call.tool.name {
             "ide_agents_server_instructions" => self.server_instructions(),
             "ide_agents_healthz" => Ok(json!({

@@ -1,10 +1,12 @@
 //! Tools: their specs (name, schema, annotations), their errors, and the catalog that lists
 //! them. Each group's handlers live in their own file; tools know nothing of sockets.
 
+pub mod backend;
 pub mod catalog;
 pub mod core;
 pub mod error;
 pub mod spec;
+pub mod ultra;
 
 use crate::protocol::jsonrpc::RequestId;
 use futures_util::future::LocalBoxFuture;

@@ -267,3 +267,133 @@ impl Client {
         self.stream.shutdown(std::net::Shutdown::Write).unwrap();
     }
 }
+
+pub const BACKEND_BIN: &str = env!("CARGO_BIN_EXE_ide-agents-backend");
+
+/// The reference backend on a random loopback port.
+pub struct Backend {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Backend {
+    pub fn start() -> Backend {
+        Backend::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Backend {
+        let mut child = Command::new(BACKEND_BIN)
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ide-agents-backend");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the backend never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(IO_TIMEOUT)
+            .expect("backend did not report its address");
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected backend banner {line:?}"))
+            .trim()
+            .to_string();
+        Backend { child, url }
+    }
+
+    /// Replaces the backend's fault switches.
+    pub fn faults(&self, faults: Value) {
+        let (status, _) = http(&self.url, "POST", "/_control/faults", Some(&faults));
+        assert_eq!(status, 200, "setting faults failed");
+    }
+
+    pub fn stats(&self) -> Value {
+        let (status, body) = http(&self.url, "GET", "/_control/stats", None);
+        assert_eq!(status, 200);
+        body
+    }
+
+    /// Requests the backend received for `key` (e.g. `GET /entities/mappings`).
+    pub fn hits(&self, key: &str) -> u64 {
+        self.stats()["requests"][key].as_u64().unwrap_or(0)
+    }
+
+    /// Polls the backend's stats until `pred` holds (bounded).
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        loop {
+            let stats = self.stats();
+            if pred(&stats) {
+                return stats;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {stats}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A one-shot HTTP/1.1 request with `Connection: close`; returns status and JSON body.
+pub fn http(base: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    use std::io::Read;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to backend");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body_start = text.find("\r\n\r\n").map_or(text.len(), |i| i + 4);
+    let raw = &text[body_start..];
+    // Chunked answers: take the JSON between the first chunk size line and the terminator.
+    let json_text = if text[..body_start]
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        raw.split_once("\r\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or("")
+            .rsplit_once("\r\n0\r\n")
+            .map_or(raw, |(b, _)| b)
+    } else {
+        raw
+    };
+    (
+        status,
+        serde_json::from_str(json_text.trim()).unwrap_or(Value::Null),
+    )
+}
+
+/// A daemon pointed at `backend`.
+pub fn daemon_for(backend: &Backend) -> DaemonBuilder {
+    daemon().env("IDE_AGENTS_BACKEND_URL", backend.url.clone())
+}

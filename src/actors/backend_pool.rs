@@ -1,0 +1,427 @@
+//! The BackendPool actor: one per worker, owning that worker's keep-alive HTTP clients
+//! (`awc::Client` is `!Send`, so each worker has its own). It applies the circuit breaker
+//! (shared per host), retries idempotent calls with backoff, maps failures to tool errors,
+//! and runs the background health probe.
+//!
+//! Every call races the caller's cancellation signal: a cancelled call's request future is
+//! dropped, which closes its connection, so the backend sees the client go away.
+
+use super::tool_group::CancelSignal;
+use crate::backend::breaker::{Breaker, Permit};
+use crate::backend::health::{Health, ProbeTurn};
+use crate::backend::retry::{RetryPolicy, jitter_sample, retryable_status};
+use crate::backend::{BackendCall, BackendError, BackendReply, Method, Target};
+use crate::shared::Shared;
+use actix::prelude::*;
+use awc::error::{ConnectError, SendRequestError};
+use futures_util::future::{Either, select};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Largest backend answer read into memory.
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const IDLE_EXPIRY: Duration = Duration::from_secs(30);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub type BackendResult = Result<BackendReply, BackendError>;
+
+/// Send `call`; the answer is `None` if `cancel` fired first.
+pub struct SendCall {
+    pub call: BackendCall,
+    pub cancel: CancelSignal,
+}
+
+impl Message for SendCall {
+    type Result = Option<BackendResult>;
+}
+
+/// Probe the backend's health now (sharing a probe already in flight anywhere).
+pub struct ProbeHealth;
+
+impl Message for ProbeHealth {
+    type Result = Health;
+}
+
+/// Makes a backend call from a tool: the returned future holds the cancel sender, so
+/// dropping it (the tool was cancelled) drops the HTTP request too.
+pub async fn call(pool: &Addr<BackendPool>, call: BackendCall) -> BackendResult {
+    let url_for_error = call.path.clone();
+    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+    let outcome = pool
+        .send(SendCall {
+            call,
+            cancel: cancel_rx,
+        })
+        .await;
+    drop(cancel_tx);
+    match outcome {
+        Ok(Some(result)) => result,
+        Ok(None) | Err(_) => Err(BackendError::Broken {
+            url: url_for_error,
+            reason: "the backend pool stopped".into(),
+        }),
+    }
+}
+
+pub struct BackendPool {
+    shared: Arc<Shared>,
+    backend: Upstream,
+    ultra: Option<Upstream>,
+    /// Only one worker runs the periodic probe.
+    runs_health_probe: bool,
+}
+
+/// One base URL: its client and its (process-wide) breaker.
+#[derive(Clone)]
+struct Upstream {
+    base: String,
+    client: awc::Client,
+    breaker: Arc<Breaker>,
+}
+
+impl BackendPool {
+    pub fn new(shared: Arc<Shared>, runs_health_probe: bool) -> Self {
+        let config = &shared.config;
+        let backend = Upstream::new(&config.backend_url, &shared);
+        let ultra = config
+            .ultra_url
+            .as_ref()
+            .filter(|u| **u != config.backend_url)
+            .map(|u| Upstream::new(u, &shared));
+        BackendPool {
+            backend,
+            ultra,
+            shared,
+            runs_health_probe,
+        }
+    }
+
+    fn upstream(&self, target: Target) -> &Upstream {
+        match (target, &self.ultra) {
+            (Target::Ultra, Some(ultra)) => ultra,
+            _ => &self.backend,
+        }
+    }
+}
+
+impl Upstream {
+    fn new(base: &str, shared: &Shared) -> Self {
+        let config = &shared.config;
+        let connector = awc::Connector::new()
+            .limit(config.pool_max_connections)
+            .timeout(CONNECT_TIMEOUT)
+            .conn_keep_alive(IDLE_EXPIRY);
+        let client = awc::Client::builder()
+            .connector(connector)
+            .timeout(config.request_timeout)
+            .disable_redirects()
+            .finish();
+        Upstream {
+            base: base.to_string(),
+            client,
+            breaker: shared.breaker_for(base),
+        }
+    }
+}
+
+impl Actor for BackendPool {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.runs_health_probe {
+            let interval = self.shared.config.health_interval;
+            ctx.notify(ProbeInBackground);
+            ctx.run_interval(interval, |_, ctx| ctx.notify(ProbeInBackground));
+        }
+    }
+}
+
+/// The periodic probe: its result only updates the shared health board.
+struct ProbeInBackground;
+
+impl Message for ProbeInBackground {
+    type Result = ();
+}
+
+impl Handler<ProbeInBackground> for BackendPool {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: ProbeInBackground, ctx: &mut Context<Self>) -> Self::Result {
+        let probe = self.handle(ProbeHealth, ctx);
+        Box::pin(async move {
+            probe.await;
+        })
+    }
+}
+
+impl Handler<ProbeHealth> for BackendPool {
+    type Result = ResponseFuture<Health>;
+
+    fn handle(&mut self, _msg: ProbeHealth, _ctx: &mut Context<Self>) -> Self::Result {
+        let shared = self.shared.clone();
+        let upstream = self.backend.clone();
+        Box::pin(async move {
+            match shared.health.take_turn() {
+                ProbeTurn::Run => {
+                    let guard = AbandonOnDrop(Some(shared.clone()));
+                    let health = probe(&upstream).await;
+                    std::mem::forget(guard);
+                    shared.health.publish(health.clone());
+                    health
+                }
+                ProbeTurn::Wait(mut rx) => {
+                    let waited = actix_rt::time::timeout(HEALTH_TIMEOUT * 2, rx.changed()).await;
+                    if waited.is_err() {
+                        log::debug!(
+                            "health probe of another caller is late; using the last result"
+                        );
+                    }
+                    shared.health.latest()
+                }
+            }
+        })
+    }
+}
+
+/// Hands the probing turn back if a probe is dropped before it publishes.
+struct AbandonOnDrop(Option<Arc<Shared>>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.health.abandon();
+        }
+    }
+}
+
+async fn probe(upstream: &Upstream) -> Health {
+    let url = format!("{}/health", upstream.base);
+    let started = Instant::now();
+    let request = upstream.client.get(&url).timeout(HEALTH_TIMEOUT).send();
+    let outcome = match request.await {
+        Ok(mut resp) => {
+            let status = resp.status().as_u16();
+            match resp.body().limit(MAX_BODY_BYTES).await {
+                Ok(bytes) => Ok((status, serde_json::from_slice::<Value>(&bytes).ok())),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut health = Health::unknown();
+    health.checked_at_ms = Some(crate::clock::epoch_millis());
+    match outcome {
+        Ok((status, body)) => {
+            let body = body.unwrap_or(Value::Null);
+            let ok = status == 200 && body.get("ok").and_then(Value::as_bool).unwrap_or(false);
+            health.ok = Some(ok);
+            health.latency_ms = Some(latency_ms);
+            health.models = body
+                .get("ml_models")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            if !ok {
+                health.error = Some(format!("GET {url} answered {status}"));
+            }
+        }
+        Err(e) => {
+            health.ok = Some(false);
+            health.error = Some(format!("GET {url} failed: {e}"));
+        }
+    }
+    health
+}
+
+impl Handler<SendCall> for BackendPool {
+    type Result = ResponseFuture<Option<BackendResult>>;
+
+    fn handle(&mut self, msg: SendCall, _ctx: &mut Context<Self>) -> Self::Result {
+        let upstream = self.upstream(msg.call.target).clone();
+        let config = &self.shared.config;
+        let policy = RetryPolicy {
+            attempts: if msg.call.idempotent {
+                config.retry_attempts.max(1)
+            } else {
+                1
+            },
+            base: config.retry_backoff_base,
+            factor: config.retry_backoff_factor,
+            max: config.retry_backoff_max,
+        };
+        let timeout = config.request_timeout;
+        let cancel = msg.cancel;
+        let work = Box::pin(execute(upstream, msg.call, policy, timeout));
+        Box::pin(async move {
+            match select(work, cancel).await {
+                Either::Left((result, _)) => Some(result),
+                Either::Right(_) => None,
+            }
+        })
+    }
+}
+
+/// Frees a half-open probe slot if the call is dropped before its outcome is known.
+struct PermitGuard<'a> {
+    breaker: &'a Breaker,
+    permit: Option<Permit>,
+}
+
+impl PermitGuard<'_> {
+    fn record(mut self, failure: bool) {
+        if let Some(p) = self.permit.take() {
+            self.breaker.record(p, failure, Instant::now());
+        }
+    }
+}
+
+impl Drop for PermitGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            self.breaker.release(p);
+        }
+    }
+}
+
+/// What one attempt produced.
+enum Attempt {
+    Answered {
+        status: u16,
+        body: bytes::Bytes,
+    },
+    /// Nothing reached the backend, or the connection broke before an answer: safe to retry
+    /// for idempotent calls.
+    ConnectionFailed(String),
+    Failed(String),
+    TimedOut,
+}
+
+async fn execute(
+    upstream: Upstream,
+    call: BackendCall,
+    policy: RetryPolicy,
+    timeout: Duration,
+) -> BackendResult {
+    let url = format!("{}{}", upstream.base, call.path);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let permit = match upstream.breaker.acquire(Instant::now()) {
+            Ok(p) => p,
+            Err(rejected) => {
+                return Err(BackendError::CircuitOpen {
+                    url,
+                    retry_after: rejected.retry_after,
+                });
+            }
+        };
+        let guard = PermitGuard {
+            breaker: &upstream.breaker,
+            permit: Some(permit),
+        };
+        let outcome = match actix_rt::time::timeout(
+            timeout,
+            send_once(&upstream.client, &url, &call),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Attempt::TimedOut,
+        };
+        let may_retry = call.idempotent && attempt < policy.attempts;
+        let result = match outcome {
+            Attempt::Answered { status, body } => {
+                guard.record(status >= 500);
+                if may_retry && retryable_status(status) {
+                    None
+                } else {
+                    Some(interpret(&url, status, &body))
+                }
+            }
+            Attempt::ConnectionFailed(reason) => {
+                guard.record(true);
+                (!may_retry).then_some(Err(BackendError::Unavailable {
+                    url: url.clone(),
+                    reason,
+                }))
+            }
+            Attempt::Failed(reason) => {
+                guard.record(true);
+                Some(Err(BackendError::Broken {
+                    url: url.clone(),
+                    reason,
+                }))
+            }
+            Attempt::TimedOut => {
+                guard.record(true);
+                Some(Err(BackendError::Timeout {
+                    url: url.clone(),
+                    after: timeout,
+                }))
+            }
+        };
+        if let Some(result) = result {
+            return result;
+        }
+        actix_rt::time::sleep(policy.delay(attempt, jitter_sample())).await;
+    }
+}
+
+async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attempt {
+    let request = match call.method {
+        Method::Get => client.get(url),
+        Method::Post => client.post(url),
+    }
+    .insert_header(("accept", "application/json"));
+    let sent = match &call.body {
+        Some(body) => request.send_json(body).await,
+        None => request.send().await,
+    };
+    let mut response = match sent {
+        Ok(r) => r,
+        Err(SendRequestError::Connect(ConnectError::Timeout)) => {
+            return Attempt::ConnectionFailed("connect timed out".into());
+        }
+        Err(SendRequestError::Connect(e)) => return Attempt::ConnectionFailed(connect_reason(&e)),
+        // A kept-alive connection the backend had closed: nothing was processed.
+        Err(SendRequestError::Send(e)) => return Attempt::ConnectionFailed(e.to_string()),
+        Err(SendRequestError::Timeout) => return Attempt::TimedOut,
+        Err(e) => return Attempt::Failed(e.to_string()),
+    };
+    let status = response.status().as_u16();
+    match response.body().limit(MAX_BODY_BYTES).await {
+        Ok(body) => Attempt::Answered { status, body },
+        Err(e) => Attempt::Failed(format!("the answer broke off ({e})")),
+    }
+}
+
+fn connect_reason(e: &ConnectError) -> String {
+    match e {
+        ConnectError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn interpret(url: &str, status: u16, body: &[u8]) -> BackendResult {
+    let parsed: Result<Value, _> = serde_json::from_slice(body);
+    if (200..300).contains(&status) {
+        return match parsed {
+            Ok(body) => Ok(BackendReply { status, body }),
+            Err(e) => Err(BackendError::Garbage {
+                url: url.to_string(),
+                status,
+                reason: e.to_string(),
+            }),
+        };
+    }
+    Err(BackendError::Status {
+        url: url.to_string(),
+        status,
+        body: parsed.unwrap_or(Value::Null),
+    })
+}

@@ -1,0 +1,314 @@
+//! Approvals for commands: a command runs only with a single-use grant for that exact
+//! command string (or an auto-approve prefix). Requests without one become pending actions
+//! the user approves or denies with `ide-agentsd approve|deny <action_id>`.
+//!
+//! Pending actions are bounded and expire; grants are single-use and expire. This is shared
+//! by every worker behind one short-held lock: it is only on the path of commands.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Most pending actions kept; the oldest is dropped beyond this.
+pub const MAX_PENDING: usize = 64;
+/// How long a pending action waits for the user.
+pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a grant stays usable when `approve` names no `--ttl`.
+pub const DEFAULT_GRANT_TTL: Duration = Duration::from_secs(10 * 60);
+/// Commands are shown (and logged) up to this many characters.
+pub const SHOWN_COMMAND_CHARS: usize = 200;
+
+#[derive(Debug, Clone)]
+struct Pending {
+    command: String,
+    tool: String,
+    requested: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    pending: HashMap<String, Pending>,
+    /// Exact command → when its single-use grant expires.
+    grants: HashMap<String, Instant>,
+}
+
+/// What a command needs before it may run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Auto-approved by prefix, or a grant was consumed.
+    Run { auto: bool },
+    /// Ask the user: this action id is pending.
+    Ask { action_id: String, new: bool },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    Granted { command: String, ttl: Duration },
+    Denied { command: String },
+    Unknown,
+}
+
+pub struct Approvals {
+    auto_prefixes: Vec<String>,
+    inner: Mutex<Inner>,
+}
+
+impl Approvals {
+    pub fn new(auto_prefixes: Vec<String>) -> Self {
+        Approvals {
+            auto_prefixes,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decides whether `command` (requested through `tool`) may run now.
+    pub fn check(&self, command: &str, tool: &str, now: Instant) -> Decision {
+        if self
+            .auto_prefixes
+            .iter()
+            .any(|p| command.starts_with(p.as_str()))
+        {
+            return Decision::Run { auto: true };
+        }
+        let mut inner = self.lock();
+        expire(&mut inner, now);
+        if inner.grants.remove(command).is_some() {
+            return Decision::Run { auto: false };
+        }
+        // Asking again for the same command reuses its pending action.
+        if let Some((id, _)) = inner.pending.iter().find(|(_, p)| p.command == command) {
+            return Decision::Ask {
+                action_id: id.clone(),
+                new: false,
+            };
+        }
+        if inner.pending.len() >= MAX_PENDING
+            && let Some(oldest) = inner
+                .pending
+                .iter()
+                .min_by_key(|(_, p)| p.requested)
+                .map(|(id, _)| id.clone())
+        {
+            inner.pending.remove(&oldest);
+        }
+        let action_id = new_action_id();
+        inner.pending.insert(
+            action_id.clone(),
+            Pending {
+                command: command.to_string(),
+                tool: tool.to_string(),
+                requested: now,
+            },
+        );
+        Decision::Ask {
+            action_id,
+            new: true,
+        }
+    }
+
+    pub fn approve(&self, action_id: &str, ttl: Duration, now: Instant) -> Resolution {
+        let mut inner = self.lock();
+        expire(&mut inner, now);
+        match inner.pending.remove(action_id) {
+            Some(p) => {
+                inner.grants.insert(p.command.clone(), now + ttl);
+                Resolution::Granted {
+                    command: p.command,
+                    ttl,
+                }
+            }
+            None => Resolution::Unknown,
+        }
+    }
+
+    pub fn deny(&self, action_id: &str, now: Instant) -> Resolution {
+        let mut inner = self.lock();
+        expire(&mut inner, now);
+        match inner.pending.remove(action_id) {
+            Some(p) => Resolution::Denied { command: p.command },
+            None => Resolution::Unknown,
+        }
+    }
+
+    /// Pending actions, oldest first.
+    pub fn list(&self, now: Instant) -> Value {
+        let mut inner = self.lock();
+        expire(&mut inner, now);
+        let mut pending: Vec<(&String, &Pending)> = inner.pending.iter().collect();
+        pending.sort_by_key(|(_, p)| p.requested);
+        let items: Vec<Value> = pending
+            .into_iter()
+            .map(|(id, p)| {
+                json!({
+                    "action_id": id,
+                    "command": shown(&p.command),
+                    "tool": p.tool,
+                    "age_s": now.duration_since(p.requested).as_secs(),
+                    "expires_in_s": PENDING_TTL.saturating_sub(now.duration_since(p.requested)).as_secs(),
+                })
+            })
+            .collect();
+        json!({ "pending": items, "grants": inner.grants.len() })
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.lock().pending.len()
+    }
+}
+
+fn expire(inner: &mut Inner, now: Instant) {
+    inner
+        .pending
+        .retain(|_, p| now.duration_since(p.requested) < PENDING_TTL);
+    inner.grants.retain(|_, until| now < *until);
+}
+
+/// A command as it may be shown or logged: at most 200 characters.
+pub fn shown(command: &str) -> String {
+    if command.chars().count() <= SHOWN_COMMAND_CHARS {
+        return command.to_string();
+    }
+    let cut: String = command.chars().take(SHOWN_COMMAND_CHARS).collect();
+    format!("{cut}…")
+}
+
+/// 16 hex characters from the kernel's random source.
+fn new_action_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        // Unique enough without the random source: time and a process-local counter.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes = (crate::clock::epoch_millis() ^ (n << 48)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses a TTL like `90`, `90s`, `10m`, `2h`.
+pub fn parse_ttl(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&text[..i], &text[i..]),
+        None => (text, "s"),
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_needs_a_grant_and_a_grant_is_single_use() {
+        let a = Approvals::new(vec![]);
+        let t = Instant::now();
+        let Decision::Ask {
+            action_id,
+            new: true,
+        } = a.check("echo hi", "ide_agents_run_command", t)
+        else {
+            panic!("must ask")
+        };
+        // Asking again reuses the pending action.
+        assert_eq!(
+            a.check("echo hi", "ide_agents_run_command", t),
+            Decision::Ask {
+                action_id: action_id.clone(),
+                new: false
+            }
+        );
+        assert!(matches!(
+            a.approve(&action_id, DEFAULT_GRANT_TTL, t),
+            Resolution::Granted { .. }
+        ));
+        assert_eq!(a.check("echo hi", "x", t), Decision::Run { auto: false });
+        assert!(matches!(
+            a.check("echo hi", "x", t),
+            Decision::Ask { new: true, .. }
+        ));
+        // The grant was for that exact command only.
+        assert!(matches!(a.check("echo hi ", "x", t), Decision::Ask { .. }));
+    }
+
+    #[test]
+    fn grants_and_pending_actions_expire() {
+        let a = Approvals::new(vec![]);
+        let t = Instant::now();
+        let Decision::Ask { action_id, .. } = a.check("ls", "x", t) else {
+            panic!()
+        };
+        a.approve(&action_id, Duration::from_secs(5), t);
+        assert!(matches!(
+            a.check("ls", "x", t + Duration::from_secs(6)),
+            Decision::Ask { .. }
+        ));
+        let Decision::Ask { action_id, .. } = a.check("pwd", "x", t) else {
+            panic!()
+        };
+        assert_eq!(
+            a.approve(&action_id, DEFAULT_GRANT_TTL, t + PENDING_TTL),
+            Resolution::Unknown
+        );
+    }
+
+    #[test]
+    fn deny_removes_the_action_and_auto_prefixes_skip_approval() {
+        let a = Approvals::new(vec!["echo ".into()]);
+        let t = Instant::now();
+        assert_eq!(a.check("echo hello", "x", t), Decision::Run { auto: true });
+        let Decision::Ask { action_id, .. } = a.check("ls -l", "x", t) else {
+            panic!()
+        };
+        assert_eq!(
+            a.deny(&action_id, t),
+            Resolution::Denied {
+                command: "ls -l".into()
+            }
+        );
+        assert_eq!(a.deny(&action_id, t), Resolution::Unknown);
+        assert_eq!(a.pending_count(), 0);
+    }
+
+    #[test]
+    fn pending_actions_are_bounded() {
+        let a = Approvals::new(vec![]);
+        let t = Instant::now();
+        for i in 0..(MAX_PENDING + 10) {
+            a.check(
+                &format!("echo {i}"),
+                "x",
+                t + Duration::from_millis(i as u64),
+            );
+        }
+        assert_eq!(a.pending_count(), MAX_PENDING);
+    }
+
+    #[test]
+    fn ttls_and_long_commands_are_handled() {
+        assert_eq!(parse_ttl("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_ttl("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_ttl("soon"), None);
+        assert_eq!(parse_ttl("-1m"), None);
+        let long = "x".repeat(500);
+        assert_eq!(shown(&long).chars().count(), SHOWN_COMMAND_CHARS + 1);
+    }
+}

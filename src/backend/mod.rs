@@ -1,0 +1,239 @@
+//! Talking to the agents backend: the call description, error mapping, breaker, retries,
+//! health. The actor that owns the HTTP clients is `actors::backend_pool`.
+
+pub mod breaker;
+pub mod encode;
+pub mod health;
+pub mod retry;
+
+use crate::tools::{ErrorCode, ToolError};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Which base URL a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    Backend,
+    /// `IDE_AGENTS_ULTRA_URL` when set, else the backend.
+    Ultra,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// One backend request as a tool describes it.
+#[derive(Debug, Clone)]
+pub struct BackendCall {
+    pub target: Target,
+    pub method: Method,
+    /// Path and query, already encoded, e.g. `/documentation?topic=a%20b`.
+    pub path: String,
+    pub body: Option<Value>,
+    /// Safe to send again: only these are retried.
+    pub idempotent: bool,
+}
+
+impl BackendCall {
+    pub fn get(target: Target, path: impl Into<String>) -> Self {
+        BackendCall {
+            target,
+            method: Method::Get,
+            path: path.into(),
+            body: None,
+            idempotent: true,
+        }
+    }
+
+    /// A POST that changes something: sent exactly once.
+    pub fn post_once(target: Target, path: impl Into<String>, body: Value) -> Self {
+        BackendCall {
+            target,
+            method: Method::Post,
+            path: path.into(),
+            body: Some(body),
+            idempotent: false,
+        }
+    }
+
+    /// A POST that only computes (rank, calibrate): safe to retry.
+    pub fn post_idempotent(target: Target, path: impl Into<String>, body: Value) -> Self {
+        BackendCall {
+            idempotent: true,
+            ..BackendCall::post_once(target, path, body)
+        }
+    }
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug, Clone)]
+pub struct BackendReply {
+    pub status: u16,
+    pub body: Value,
+}
+
+/// Why a backend call failed, before it becomes a tool error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendError {
+    Unavailable {
+        url: String,
+        reason: String,
+    },
+    Timeout {
+        url: String,
+        after: Duration,
+    },
+    CircuitOpen {
+        url: String,
+        retry_after: Duration,
+    },
+    Status {
+        url: String,
+        status: u16,
+        body: Value,
+    },
+    Garbage {
+        url: String,
+        status: u16,
+        reason: String,
+    },
+    Broken {
+        url: String,
+        reason: String,
+    },
+}
+
+impl BackendError {
+    pub fn to_tool_error(&self) -> ToolError {
+        match self {
+            BackendError::Unavailable { url, reason } => ToolError::new(
+                ErrorCode::BackendUnavailable,
+                format!(
+                    "The agents backend at {url} is not reachable ({reason}). Start it (for example \
+                     `ide-agents-backend --port 8001`) or point IDE_AGENTS_BACKEND_URL at it."
+                ),
+            )
+            .with("url", url.as_str()),
+            BackendError::Timeout { url, after } => ToolError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "The agents backend at {url} did not answer within {:.1} s (IDE_AGENTS_REQUEST_TIMEOUT).",
+                    after.as_secs_f64()
+                ),
+            )
+            .with("url", url.as_str())
+            .with("timeout_s", after.as_secs_f64()),
+            BackendError::CircuitOpen { url, retry_after } => {
+                let secs = retry_after.as_secs_f64().max(0.001);
+                ToolError::new(
+                    ErrorCode::CircuitOpen,
+                    format!(
+                        "Calls to {url} are paused after repeated failures; retrying in {secs:.1} s."
+                    ),
+                )
+                .with("url", url.as_str())
+                .with("retry_after_s", secs)
+            }
+            BackendError::Status { url, status, body } => {
+                let detail = body
+                    .get("error")
+                    .or_else(|| body.get("detail"))
+                    .and_then(Value::as_str)
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
+                let code = if *status == 404 {
+                    ErrorCode::NotFound
+                } else {
+                    ErrorCode::BackendError
+                };
+                ToolError::new(code, format!("The agents backend answered {status} for {url}{detail}."))
+                    .with("url", url.as_str())
+                    .with("backend_status", *status)
+            }
+            BackendError::Garbage { url, status, reason } => ToolError::new(
+                ErrorCode::BackendError,
+                format!("The agents backend at {url} answered with something that is not JSON ({reason})."),
+            )
+            .with("url", url.as_str())
+            .with("backend_status", *status),
+            BackendError::Broken { url, reason } => ToolError::new(
+                ErrorCode::BackendError,
+                format!("The request to {url} failed: {reason}."),
+            )
+            .with("url", url.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn errors_map_to_stable_codes_that_name_the_url() {
+        let url = "http://127.0.0.1:1/x".to_string();
+        let cases = [
+            (
+                BackendError::Unavailable {
+                    url: url.clone(),
+                    reason: "refused".into(),
+                },
+                "backend_unavailable",
+            ),
+            (
+                BackendError::Timeout {
+                    url: url.clone(),
+                    after: Duration::from_secs(1),
+                },
+                "timeout",
+            ),
+            (
+                BackendError::CircuitOpen {
+                    url: url.clone(),
+                    retry_after: Duration::from_secs(3),
+                },
+                "circuit_open",
+            ),
+            (
+                BackendError::Status {
+                    url: url.clone(),
+                    status: 404,
+                    body: json!({}),
+                },
+                "not_found",
+            ),
+            (
+                BackendError::Status {
+                    url: url.clone(),
+                    status: 503,
+                    body: json!({"error": "busy"}),
+                },
+                "backend_error",
+            ),
+            (
+                BackendError::Garbage {
+                    url: url.clone(),
+                    status: 200,
+                    reason: "eof".into(),
+                },
+                "backend_error",
+            ),
+        ];
+        for (err, code) in cases {
+            let t = err.to_tool_error();
+            assert_eq!(t.code.as_str(), code);
+            assert!(t.message.contains(&url), "{}", t.message);
+        }
+        let t = BackendError::Status {
+            url,
+            status: 503,
+            body: json!({"error": "busy"}),
+        }
+        .to_tool_error();
+        assert!(t.message.contains("503") && t.message.contains("busy"));
+        assert_eq!(t.details["backend_status"], 503);
+    }
+}

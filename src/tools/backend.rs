@@ -1,0 +1,273 @@
+//! Core tools that reach the agents backend: commands (behind approval), entities,
+//! documentation, and the readiness probe.
+
+use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
+use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolResult, arg_str};
+use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
+use crate::approvals::{Decision, shown};
+use crate::backend::encode::percent_encode;
+use crate::backend::{BackendCall, Target};
+use crate::shared::Shared;
+use actix::Addr;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub const NAMES: [&str; 6] = [
+    "ide_agents_run_command",
+    "ide_agents_list_entities",
+    "ide_agents_fetch_doc",
+    "ide_agents_command",
+    "ide_agents_catalog",
+    "ide_agents_readyz",
+];
+
+pub fn specs() -> Vec<ToolSpec> {
+    let spec = |name, description, input_schema, annotations| ToolSpec {
+        name,
+        group: GroupId::Core,
+        description,
+        input_schema,
+        annotations,
+    };
+    vec![
+        spec(
+            "ide_agents_run_command",
+            "Run an allow-listed command through the agents backend. Needs the user's approval for \
+             the exact command string (`ide-agentsd approve <action_id>`); never retried.",
+            object_schema(
+                json!({
+                    "command": {"type": "string", "minLength": 1, "description": "the command line, e.g. `ls -l`"},
+                    "payload": {"type": "object", "description": "extra fields for the backend"},
+                }),
+                &["command"],
+            ),
+            Annotations::REMOTE_WRITE,
+        ),
+        spec(
+            "ide_agents_list_entities",
+            "List the entity mappings the agents backend knows.",
+            no_arguments(),
+            Annotations::REMOTE_READ,
+        ),
+        spec(
+            "ide_agents_fetch_doc",
+            "Fetch backend documentation on a topic.",
+            object_schema(
+                json!({"topic": {"type": "string", "minLength": 1}}),
+                &["topic"],
+            ),
+            Annotations::REMOTE_READ,
+        ),
+        spec(
+            "ide_agents_command",
+            "Run (with approval), dry-run, or explain a command for the agents backend.",
+            object_schema(
+                json!({
+                    "method": {"type": "string", "enum": ["run", "dry_run", "explain"]},
+                    "command": {"type": "string", "minLength": 1},
+                    "cwd": {"type": "string"},
+                    "timeout": {"type": "number", "minimum": 0, "description": "seconds"},
+                    "payload": {"type": "object"},
+                }),
+                &["method", "command"],
+            ),
+            Annotations::REMOTE_WRITE,
+        ),
+        spec(
+            "ide_agents_catalog",
+            "Browse the backend catalog: list entities, or get documentation for a query.",
+            object_schema(
+                json!({
+                    "method": {"type": "string", "enum": ["list_entities", "get_doc"]},
+                    "query": {"type": "string"},
+                }),
+                &["method"],
+            ),
+            Annotations::REMOTE_READ,
+        ),
+        spec(
+            "ide_agents_readyz",
+            "Readiness: probes the backend now (concurrent calls share one probe) and checks the logs directory.",
+            no_arguments(),
+            Annotations::REMOTE_READ,
+        ),
+    ]
+}
+
+#[derive(Clone)]
+pub struct BackendTools {
+    shared: Arc<Shared>,
+    pool: Addr<BackendPool>,
+}
+
+impl BackendTools {
+    pub fn new(shared: Arc<Shared>, pool: Addr<BackendPool>) -> Self {
+        BackendTools { shared, pool }
+    }
+
+    pub fn handles(name: &str) -> bool {
+        NAMES.contains(&name)
+    }
+
+    pub fn call(&self, call: ToolCall) -> ToolFuture {
+        let this = self.clone();
+        Box::pin(async move {
+            let args = &call.args;
+            match call.tool.name {
+                "ide_agents_run_command" => {
+                    let command = arg_str(args, "command").unwrap_or_default().to_string();
+                    let payload = args.get("payload").cloned().unwrap_or_else(|| json!({}));
+                    this.run(call.tool.name, command, payload).await
+                }
+                "ide_agents_list_entities" => this.list_entities().await,
+                "ide_agents_fetch_doc" => {
+                    this.fetch_doc(arg_str(args, "topic").unwrap_or_default())
+                        .await
+                }
+                "ide_agents_command" => this.command(call.tool.name, args).await,
+                "ide_agents_catalog" => match (arg_str(args, "method"), arg_str(args, "query")) {
+                    (Some("get_doc"), Some(q)) if !q.is_empty() => this.fetch_doc(q).await,
+                    (Some("get_doc"), _) => Err(ToolError::invalid_arguments(
+                        "ide_agents_catalog: method get_doc needs `query`, the documentation topic",
+                    )),
+                    _ => this.list_entities().await,
+                },
+                "ide_agents_readyz" => Ok(this.readyz().await),
+                other => Err(ToolError::new(
+                    ErrorCode::UnknownTool,
+                    format!("no backend tool {other}"),
+                )),
+            }
+        })
+    }
+
+    /// Runs `command` if approved; otherwise answers `approval_required` with the action id.
+    async fn run(&self, tool: &str, command: String, payload: Value) -> ToolResult {
+        match self.shared.approvals.check(&command, tool, Instant::now()) {
+            Decision::Ask { action_id, .. } => Err(approval_required(&command, &action_id)),
+            Decision::Run { .. } => {
+                let call = BackendCall::post_once(
+                    Target::Backend,
+                    "/command",
+                    json!({"command": command, "payload": payload}),
+                );
+                let reply = backend_pool::call(&self.pool, call)
+                    .await
+                    .map_err(|e| e.to_tool_error())?;
+                Ok(as_object(reply.body))
+            }
+        }
+    }
+
+    async fn command(&self, tool: &str, args: &Map<String, Value>) -> ToolResult {
+        let command = arg_str(args, "command").unwrap_or_default().to_string();
+        let mut payload = match args.get("payload") {
+            Some(Value::Object(p)) => p.clone(),
+            _ => Map::new(),
+        };
+        for key in ["cwd", "timeout"] {
+            if let Some(v) = args.get(key) {
+                payload.insert(key.to_string(), v.clone());
+            }
+        }
+        let payload = Value::Object(payload);
+        match arg_str(args, "method") {
+            Some("run") => self.run(tool, command, payload).await,
+            Some("dry_run") => Ok(json!({"dry_run": true, "command": command, "payload": payload})),
+            _ => {
+                let program = command.split_whitespace().next().unwrap_or("");
+                let argc = command.split_whitespace().count().saturating_sub(1);
+                let explanation = format!(
+                    "`{}` would be sent to the agents backend at {}, which runs `{program}` with {argc} \
+                     argument(s) directly (no shell) if it is on its allow-list. Running it needs your \
+                     approval for this exact command unless it matches IDE_AGENTS_AUTO_APPROVE.",
+                    shown(&command),
+                    self.shared.config.backend_url
+                );
+                Ok(json!({"explanation": explanation, "command": command, "payload": payload}))
+            }
+        }
+    }
+
+    async fn list_entities(&self) -> ToolResult {
+        let call = BackendCall::get(Target::Backend, "/entities/mappings");
+        let reply = backend_pool::call(&self.pool, call)
+            .await
+            .map_err(|e| e.to_tool_error())?;
+        let entities = match reply.body {
+            Value::Object(mut o) if o.contains_key("entities") => {
+                o.remove("entities").unwrap_or(Value::Null)
+            }
+            other => other,
+        };
+        Ok(json!({ "entities": entities }))
+    }
+
+    async fn fetch_doc(&self, topic: &str) -> ToolResult {
+        let call = BackendCall::get(
+            Target::Backend,
+            format!("/documentation?topic={}", percent_encode(topic)),
+        );
+        let reply = backend_pool::call(&self.pool, call).await.map_err(|e| {
+            let mut t = e.to_tool_error();
+            if t.code == ErrorCode::NotFound {
+                t.message = format!("No documentation for topic {topic:?}.");
+            }
+            t
+        })?;
+        Ok(json!({ "documentation": reply.body }))
+    }
+
+    async fn readyz(&self) -> Value {
+        let health = match self.pool.send(ProbeHealth).await {
+            Ok(h) => h,
+            Err(_) => self.shared.health.latest(),
+        };
+        let telemetry_writable = dir_writable(&self.shared.config.logs_dir);
+        let ready = health.ok == Some(true) && telemetry_writable;
+        json!({
+            "status": if ready { "ready" } else { "degraded" },
+            "backend_ok": health.ok.unwrap_or(false),
+            "telemetry_writable": telemetry_writable,
+            "backend_latency_ms": health.latency_ms,
+            "backend_error": health.error,
+        })
+    }
+}
+
+pub fn approval_required(command: &str, action_id: &str) -> ToolError {
+    ToolError::new(
+        ErrorCode::ApprovalRequired,
+        format!(
+            "Running `{}` needs your approval: run `ide-agentsd approve {action_id}` (or `ide-agentsd deny {action_id}`), then call the tool again.",
+            shown(command)
+        ),
+    )
+    .with("action_id", action_id)
+    .with("hint", format!("ide-agentsd approve {action_id}"))
+    .with("command", shown(command))
+}
+
+/// Tool results are objects; a bare backend value is wrapped as `{result: …}`.
+fn as_object(body: Value) -> Value {
+    match body {
+        Value::Object(_) => body,
+        other => json!({ "result": other }),
+    }
+}
+
+/// Whether spans could be written under `dir` (it, or the ancestor that would hold it).
+fn dir_writable(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = dir.ancestors().find(|p| p.exists());
+    let Some(path) = existing else { return false };
+    if !path.is_dir() {
+        return false;
+    }
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access reads a NUL-terminated path we own.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
