@@ -432,7 +432,12 @@ fn concurrent_readiness_checks_share_one_probe() {
     let first = d.client().call_tool("ide_agents_health", json!({}));
     assert_eq!(first["structuredContent"]["ok"], true, "{first}");
     assert_eq!(first["structuredContent"]["backend_ok"], true);
-    assert!(first["structuredContent"]["backend_latency_ms"].as_f64().unwrap() >= 200.0);
+    assert!(
+        first["structuredContent"]["backend_latency_ms"]
+            .as_f64()
+            .unwrap()
+            >= 200.0
+    );
     let before = backend.hits("GET /health");
     let mut clients: Vec<Client> = (0..8).map(|_| d.client()).collect();
     for (i, c) in clients.iter_mut().enumerate() {
