@@ -3,6 +3,7 @@
 
 pub mod backend_pool;
 pub mod read_gate;
+pub mod respond;
 pub mod router;
 pub mod session;
 pub mod supervisor;

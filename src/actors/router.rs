@@ -2,20 +2,21 @@
 //! application request (everything after the lifecycle) to the actor that owns it.
 
 use super::backend_pool::BackendPool;
+use super::respond::Respond;
 use super::tool_group::{CancelSignal, RunTool, ToolGroupActor};
 use crate::approvals::{self, Resolution};
 use crate::protocol::envelope::unwrap_arguments;
 use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
-use crate::protocol::schema;
 use crate::protocol::version::Era;
+use crate::protocol::{lifecycle, schema};
 use crate::shared::Shared;
 use crate::tools::core::CoreTools;
-use crate::tools::error::call_result;
+use crate::tools::error::encode_call_result;
 use crate::tools::ultra::UltraTools;
 use crate::tools::{CallContext, ErrorCode, GroupId, ToolCall, ToolError};
-use actix::{Actor, Context, Handler, Recipient, ResponseFuture};
+use actix::{Actor, Context, Handler, Recipient};
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -84,46 +85,55 @@ impl Router {
         era: Era,
         connection: u64,
         cancel: CancelSignal,
-    ) -> ResponseFuture<Option<RpcResult>> {
-        let params = req.params.as_ref();
-        let name = match params.and_then(|p| p.get("name")) {
-            Some(Value::String(name)) => name.as_str(),
+    ) -> Respond<Option<RpcResult>> {
+        let Request { id, params, .. } = req;
+        let mut params = match params {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let tool = match params.get("name") {
+            Some(Value::String(name)) => match self.shared.catalog.get(name) {
+                Some(tool) => tool,
+                None => {
+                    let err = ToolError::new(
+                        ErrorCode::UnknownTool,
+                        format!(
+                            "Unknown tool {name:?}. `tools/list` shows the tools this server offers."
+                        ),
+                    );
+                    return ready(Ok(tool_reply(Err(err), era)));
+                }
+            },
             _ => {
                 return ready(Err(RpcError::invalid_params(
                     "tools/call needs params.name, a string",
                 )));
             }
         };
-        let Some(tool) = self.shared.catalog.get(name) else {
-            let err = ToolError::new(
-                ErrorCode::UnknownTool,
-                format!("Unknown tool {name:?}. `tools/list` shows the tools this server offers."),
-            );
-            return ready(Ok(tool_reply(Err(err))));
+        let invalid = |e: String| {
+            let err = ToolError::invalid_arguments(format!("{}: {e}", tool.name));
+            ready(Ok(tool_reply(Err(err), era)))
         };
-        let args = match unwrap_arguments(params.and_then(|p| p.get("arguments"))) {
+        let args = match unwrap_arguments(params.remove("arguments")) {
             Ok(args) => args,
-            Err(e) => {
-                return ready(Ok(tool_reply(Err(ToolError::invalid_arguments(format!(
-                    "{name}: {e}"
-                ))))));
-            }
+            Err(e) => return invalid(e),
         };
         if let Err(e) = schema::validate(&tool.input_schema, &args) {
-            return ready(Ok(tool_reply(Err(ToolError::invalid_arguments(format!(
-                "{name}: {e}"
-            ))))));
+            return invalid(e);
         }
-        let meta = req.meta();
+        let mut meta = match params.remove("_meta") {
+            Some(Value::Object(meta)) => meta,
+            _ => Map::new(),
+        };
         let ctx = CallContext {
             connection,
-            request_id: req.id.clone(),
+            request_id: id,
             protocol_version: era.version(),
-            progress_token: meta.and_then(|m| m.get("progressToken")).cloned(),
-            traceparent: meta
-                .and_then(|m| m.get("traceparent"))
-                .and_then(Value::as_str)
-                .map(String::from),
+            progress_token: meta.remove("progressToken"),
+            traceparent: match meta.remove("traceparent") {
+                Some(Value::String(t)) => Some(t),
+                _ => None,
+            },
         };
         let run = RunTool {
             call: ToolCall { tool, args, ctx },
@@ -135,18 +145,18 @@ impl Router {
                 ErrorCode::UnknownTool,
                 format!("the {} group is not available", tool.group.as_str()),
             );
-            return ready(Ok(tool_reply(Err(err))));
+            return ready(Ok(tool_reply(Err(err), era)));
         };
-        Box::pin(async move {
+        Respond::Later(Box::pin(async move {
             match sent.await {
-                Ok(Some(outcome)) => Some(Ok(tool_reply(outcome))),
+                Ok(Some(outcome)) => Some(Ok(tool_reply(outcome, era))),
                 Ok(None) => None,
                 Err(e) => Some(Err(RpcError::new(
                     INTERNAL_ERROR,
                     format!("tool group unavailable: {e}"),
                 ))),
             }
-        })
+        }))
     }
 }
 
@@ -196,12 +206,17 @@ fn approvals_method(shared: &Shared, method: &str, params: Option<&Value>) -> Rp
     Ok(Reply::Value(value))
 }
 
-fn ready(result: RpcResult) -> ResponseFuture<Option<RpcResult>> {
-    Box::pin(std::future::ready(Some(result)))
+fn ready(result: RpcResult) -> Respond<Option<RpcResult>> {
+    Respond::Now(Some(result))
 }
 
-fn tool_reply(outcome: Result<Value, ToolError>) -> Reply {
-    Reply::Value(call_result(&outcome))
+fn tool_reply(outcome: Result<Value, ToolError>, era: Era) -> Reply {
+    let suffix = if era.is_modern() {
+        lifecycle::modern_result_suffix()
+    } else {
+        b""
+    };
+    Reply::Raw(Bytes::from(encode_call_result(&outcome, suffix)))
 }
 
 impl Actor for Router {
@@ -235,7 +250,7 @@ impl Handler<Reload> for Router {
 }
 
 impl Handler<Dispatch> for Router {
-    type Result = ResponseFuture<Option<RpcResult>>;
+    type Result = Respond<Option<RpcResult>>;
 
     fn handle(&mut self, msg: Dispatch, _ctx: &mut Context<Self>) -> Self::Result {
         let Dispatch {

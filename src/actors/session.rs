@@ -92,7 +92,11 @@ impl Session {
 
     fn respond(&mut self, id: &RequestId, result: RpcResult, era: Option<Era>) {
         let bytes = match result {
-            Ok(Reply::Raw(raw)) => jsonrpc::encode_result_raw(id, &raw),
+            Ok(Reply::Raw(raw)) => {
+                self.writer.write(&jsonrpc::result_prefix(id));
+                self.writer.write(&raw);
+                return self.writer.write(b"}\n");
+            }
             Ok(Reply::Value(mut value)) => {
                 if era.is_some_and(Era::is_modern) {
                     lifecycle::decorate_modern(&mut value);

@@ -4,8 +4,9 @@
 //! (`notifications/cancelled`, or the client went away) the tool's future is dropped, and
 //! with it any backend request it was making.
 
+use super::respond::Respond;
 use crate::tools::{ToolCall, ToolGroup, ToolResult};
-use actix::{Actor, Context, Handler, ResponseFuture};
+use actix::{Actor, Context, Handler};
 use futures_util::future::{Either, select};
 use tokio::sync::oneshot;
 
@@ -38,16 +39,16 @@ impl actix::Message for RunTool {
 }
 
 impl<G: ToolGroup> Handler<RunTool> for ToolGroupActor<G> {
-    type Result = ResponseFuture<Option<ToolResult>>;
+    type Result = Respond<Option<ToolResult>>;
 
     fn handle(&mut self, msg: RunTool, _ctx: &mut Context<Self>) -> Self::Result {
         let work = self.group.call(msg.call);
         let cancel = msg.cancel;
-        Box::pin(async move {
+        Respond::from_future(Box::pin(async move {
             match select(work, cancel).await {
                 Either::Left((result, _)) => Some(result),
                 Either::Right(_) => None,
             }
-        })
+        }))
     }
 }

@@ -7,10 +7,10 @@ use serde_json::{Map, Value};
 ///
 /// A wrapper key is only unwrapped when it is the sole key, so a tool argument that
 /// happens to be called `arguments` alongside others is left alone.
-pub fn unwrap_arguments(raw: Option<&Value>) -> Result<Map<String, Value>, String> {
+pub fn unwrap_arguments(raw: Option<Value>) -> Result<Map<String, Value>, String> {
     let mut current = match raw {
         None | Some(Value::Null) => return Ok(Map::new()),
-        Some(v) => v.clone(),
+        Some(v) => v,
     };
     // At most two levels: `{"arguments": "{\"kwargs\": {…}}"}` is still one request's worth.
     for _ in 0..3 {
@@ -55,16 +55,20 @@ mod tests {
             json!("{\"topic\":\"x\",\"n\":1}"),
         ];
         for form in forms {
-            assert_eq!(unwrap_arguments(Some(&form)), Ok(want.clone()), "{form}");
+            assert_eq!(
+                unwrap_arguments(Some(form.clone())),
+                Ok(want.clone()),
+                "{form}"
+            );
         }
     }
 
     #[test]
     fn absent_arguments_are_empty() {
         assert_eq!(unwrap_arguments(None), Ok(Map::new()));
-        assert_eq!(unwrap_arguments(Some(&Value::Null)), Ok(Map::new()));
+        assert_eq!(unwrap_arguments(Some(Value::Null)), Ok(Map::new()));
         assert_eq!(
-            unwrap_arguments(Some(&json!({"arguments": null}))),
+            unwrap_arguments(Some(json!({"arguments": null}))),
             Ok(Map::new())
         );
     }
@@ -72,22 +76,22 @@ mod tests {
     #[test]
     fn a_real_argument_named_arguments_next_to_others_is_kept() {
         let v = json!({"arguments": {"a": 1}, "other": 2});
-        assert_eq!(unwrap_arguments(Some(&v)).unwrap().len(), 2);
+        assert_eq!(unwrap_arguments(Some(v)).unwrap().len(), 2);
     }
 
     #[test]
     fn bad_envelopes_are_explained() {
         assert!(
-            unwrap_arguments(Some(&json!({"arguments": "{nope"})))
+            unwrap_arguments(Some(json!({"arguments": "{nope"})))
                 .unwrap_err()
                 .contains("not JSON")
         );
         assert!(
-            unwrap_arguments(Some(&json!([1])))
+            unwrap_arguments(Some(json!([1])))
                 .unwrap_err()
                 .contains("must be an object")
         );
-        assert!(unwrap_arguments(Some(&json!({"arguments": 5}))).is_err());
-        assert!(unwrap_arguments(Some(&json!("[1]"))).is_err());
+        assert!(unwrap_arguments(Some(json!({"arguments": 5}))).is_err());
+        assert!(unwrap_arguments(Some(json!("[1]"))).is_err());
     }
 }

@@ -140,15 +140,12 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
-    let value: Value = serde_json::from_slice(line).map_err(|e| DecodeError {
-        id: None,
-        error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
-    })?;
-    if !value.is_object() {
-        return Err(invalid(None, "a message must be a JSON object"));
-    }
-    let raw: RawMessage = serde_json::from_value(value)
-        .map_err(|e| invalid(None, &format!("not a JSON-RPC message: {e}")))?;
+    // One pass straight into the message's fields; the slower generic parse only runs to
+    // explain a line that does not fit.
+    let raw: RawMessage = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        Err(e) => return Err(explain_undecodable(line, e)),
+    };
     let id = match &raw.id {
         None => None,
         Some(v) => match RequestId::from_value(v) {
@@ -186,6 +183,21 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
     }
 }
 
+/// Tells invalid JSON (-32700) from valid JSON that is not a JSON-RPC message (-32600).
+fn explain_undecodable(line: &[u8], shape_error: serde_json::Error) -> DecodeError {
+    match serde_json::from_slice::<Value>(line) {
+        Err(e) => DecodeError {
+            id: None,
+            error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
+        },
+        Ok(v) if !v.is_object() => invalid(None, "a message must be a JSON object"),
+        Ok(v) => {
+            let id = v.get("id").and_then(RequestId::from_value);
+            invalid(id, &format!("not a JSON-RPC message: {shape_error}"))
+        }
+    }
+}
+
 fn invalid(id: Option<RequestId>, message: &str) -> DecodeError {
     DecodeError {
         id,
@@ -202,16 +214,10 @@ pub fn encode_result(id: &RequestId, result: &Value) -> Bytes {
     Bytes::from(out)
 }
 
-/// Serializes a success response whose result is already JSON text.
-pub fn encode_result_raw(id: &RequestId, result: &[u8]) -> Bytes {
-    let mut out = result_prefix(id);
-    out.extend_from_slice(result);
-    out.push(b'}');
-    Bytes::from(out)
-}
-
-fn result_prefix(id: &RequestId) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
+/// The bytes of a success response before its result (`{"jsonrpc":"2.0","id":…,"result":`);
+/// a result already serialized is written after it, then `}`, without another copy.
+pub fn result_prefix(id: &RequestId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     write_id(&mut out, id);
     out.extend_from_slice(b",\"result\":");

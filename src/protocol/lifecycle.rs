@@ -50,6 +50,18 @@ pub fn decorate_modern(result: &mut Value) {
     }
 }
 
+/// The members [`decorate_modern`] adds, serialized once, for results written as bytes.
+pub fn modern_result_suffix() -> &'static [u8] {
+    static SUFFIX: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut marker = json!({});
+        decorate_modern(&mut marker);
+        let text = marker.to_string();
+        // `{"…":…}` → `,"…":…`: the members without the braces, ready to append.
+        format!(",{}", &text[1..text.len() - 1]).into_bytes()
+    });
+    &SUFFIX
+}
+
 pub fn discover_result(info: &ServerInfo) -> Value {
     json!({
         "supportedVersions": version::supported_versions().collect::<Vec<_>>(),
@@ -104,6 +116,19 @@ mod tests {
         assert_eq!(r["ttlMs"], DISCOVER_TTL_MS);
         assert_eq!(r["cacheScope"], "private");
         assert_eq!(r["_meta"][SERVER_INFO_META_KEY]["name"], "ide-agentsd");
+    }
+
+    #[test]
+    fn the_byte_suffix_matches_the_decoration() {
+        let mut with_suffix = br#"{"a":1"#.to_vec();
+        with_suffix.extend_from_slice(modern_result_suffix());
+        with_suffix.push(b'}');
+        let mut decorated = json!({"a": 1});
+        decorate_modern(&mut decorated);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&with_suffix).unwrap(),
+            decorated
+        );
     }
 
     #[test]

@@ -77,28 +77,43 @@ impl std::fmt::Display for ToolError {
     }
 }
 
-/// The MCP `tools/call` result for an outcome: text content plus `structuredContent`.
-pub fn call_result(outcome: &Result<Value, ToolError>) -> Value {
-    match outcome {
-        Ok(value) => {
-            let text = serde_json::to_string(value).unwrap_or_default();
-            json!({
-                "content": [{"type": "text", "text": text}],
-                "structuredContent": value,
-                "isError": false,
-            })
-        }
-        Err(e) => json!({
-            "content": [{"type": "text", "text": e.message}],
-            "structuredContent": e.to_structured(),
-            "isError": true,
-        }),
-    }
+/// The MCP `tools/call` result for an outcome, serialized: text content (the compact JSON
+/// of the result, or the error's sentence) plus `structuredContent`. The result is
+/// serialized once and that text reused for both, without building a JSON tree; `suffix`
+/// holds extra members for the era (e.g. `,"resultType":"complete"`).
+pub fn encode_call_result(outcome: &Result<Value, ToolError>, suffix: &[u8]) -> Vec<u8> {
+    let (structured, is_error) = match outcome {
+        Ok(value) => (serde_json::to_vec(value), false),
+        Err(e) => (serde_json::to_vec(&e.to_structured()), true),
+    };
+    // Serializing a Value into memory cannot fail.
+    let structured = structured.unwrap_or_default();
+    let mut out = Vec::with_capacity(structured.len() * 2 + 96 + suffix.len());
+    out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
+    let text = match outcome {
+        Ok(_) => std::str::from_utf8(&structured).unwrap_or_default(),
+        Err(e) => e.message.as_str(),
+    };
+    let _ = serde_json::to_writer(&mut out, text);
+    out.extend_from_slice(br#"}],"structuredContent":"#);
+    out.extend_from_slice(&structured);
+    out.extend_from_slice(if is_error {
+        br#","isError":true"#
+    } else {
+        br#","isError":false"#
+    });
+    out.extend_from_slice(suffix);
+    out.push(b'}');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call_result(outcome: &Result<Value, ToolError>) -> Value {
+        serde_json::from_slice(&encode_call_result(outcome, b"")).unwrap()
+    }
 
     #[test]
     fn success_has_compact_text_and_structured_content() {
@@ -116,5 +131,15 @@ mod tests {
         assert_eq!(r["content"][0]["text"], "Slow down.");
         assert_eq!(r["structuredContent"]["error"]["code"], "rate_limited");
         assert_eq!(r["structuredContent"]["error"]["retry_after_ms"], 50);
+    }
+
+    #[test]
+    fn text_is_escaped_and_the_suffix_is_appended() {
+        let e = ToolError::new(ErrorCode::NotFound, "No \"doc\"\nhere.");
+        let r: Value =
+            serde_json::from_slice(&encode_call_result(&Err(e), br#","resultType":"complete""#))
+                .unwrap();
+        assert_eq!(r["content"][0]["text"], "No \"doc\"\nhere.");
+        assert_eq!(r["resultType"], "complete");
     }
 }

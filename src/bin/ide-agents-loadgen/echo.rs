@@ -9,6 +9,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::Path;
 use std::thread;
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -72,7 +73,7 @@ fn accept_loop(
         // Whoever waits for this line (e.g. a script) needs it now, not at exit.
         let _ = std::io::stdout().flush();
         let mut next = 0;
-        loop {
+        let signal = loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
@@ -85,13 +86,18 @@ fn accept_loop(
                             Err(e) => log::warn!("cannot hand over connection: {e}"),
                         }
                     }
-                    // E.g. EMFILE: keep serving the connections we have.
-                    Err(e) => log::warn!("accept failed: {e}"),
+                    // E.g. EMFILE: keep serving the connections we have, without spinning.
+                    Err(e) => {
+                        log::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                 },
-                _ = term.recv() => return Ok(()),
-                _ = int.recv() => return Ok(()),
+                _ = term.recv() => break "SIGTERM",
+                _ = int.recv() => break "SIGINT",
             }
-        }
+        };
+        eprintln!("{signal} received, shutting down");
+        Ok(())
     })
 }
 

@@ -65,7 +65,10 @@ pub fn run(cfg: RunConfig) -> ExitCode {
         stats: &stats,
     };
     if cfg.json {
-        println!("{}", summary.to_json());
+        match serde_json::to_string(&summary.to_json()) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("error: cannot serialize the summary: {e}"),
+        }
     } else {
         println!("{summary}");
     }

