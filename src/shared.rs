@@ -1,8 +1,10 @@
 //! State every worker reads: configuration, the tool catalog, and counters.
 //! Only atomics and immutable data live here, so reading it never waits on another thread.
 
+use crate::actors::control::Control;
 use crate::config::Config;
 use crate::tools::{Catalog, GroupId};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -15,6 +17,8 @@ pub struct Shared {
     pub ml_loaded: AtomicBool,
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
+    /// How a worker reaches the root supervisor (stop, reload); set once it runs.
+    pub control: OnceLock<Control>,
 }
 
 impl Shared {
@@ -35,6 +39,7 @@ impl Shared {
             ml_loaded: AtomicBool::new(false),
             connections_open: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
+            control: OnceLock::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The per-worker supervisor: starts this worker's tool-group actors and routes each
 //! application request (everything after the lifecycle) to the actor that owns it.
 
+use super::drain::Sessions;
 use super::tool_group::{CancelSignal, RunTool, ToolGroupActor};
 use crate::protocol::envelope::unwrap_arguments;
 use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
@@ -41,11 +42,17 @@ impl actix::Message for Dispatch {
 pub struct Router {
     shared: Arc<Shared>,
     core: Option<Addr<ToolGroupActor<CoreTools>>>,
+    /// This worker's sessions, for draining on stop (see `drain.rs`).
+    pub(super) sessions: Sessions,
 }
 
 impl Router {
     pub fn new(shared: Arc<Shared>) -> Self {
-        Router { shared, core: None }
+        Router {
+            shared,
+            core: None,
+            sessions: Sessions::default(),
+        }
     }
 
     fn tools_list(&self, req: &Request, era: Era) -> RpcResult {
@@ -186,6 +193,9 @@ impl Handler<Dispatch> for Router {
         match request.method.as_str() {
             "tools/list" => ready(self.tools_list(&request, era)),
             "tools/call" => self.tools_call(request, era, connection, cancel),
+            method @ ("ide-agents/stop" | "ide-agents/reload") => {
+                super::control::serve(&self.shared, method)
+            }
             other => ready(Err(RpcError::method_not_found(other))),
         }
     }

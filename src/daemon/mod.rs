@@ -5,4 +5,5 @@ pub mod activation;
 pub mod notify;
 pub mod peer;
 pub mod serve;
+pub mod signals;
 pub mod socket;

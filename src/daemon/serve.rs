@@ -1,10 +1,11 @@
 //! `ide-agentsd serve`: bind the socket, start the workers and the supervisor, run until a
 //! stop signal.
 
+use crate::actors::control::Control;
 use crate::actors::router::Router;
-use crate::actors::supervisor::{Shutdown, Supervisor, Worker};
+use crate::actors::supervisor::{Supervisor, Worker};
 use crate::config::Config;
-use crate::daemon::socket;
+use crate::daemon::{signals, socket};
 use crate::shared::Shared;
 use actix::prelude::*;
 use std::sync::Arc;
@@ -44,7 +45,11 @@ async fn start(shared: Arc<Shared>, bound: &socket::BoundSocket) -> Result<(), S
         })
         .collect();
     let supervisor = Supervisor::new(shared.clone(), workers, listener).start();
-    spawn_signal_handlers(supervisor);
+    let _ = shared.control.set(Control {
+        stop: supervisor.clone().recipient(),
+        reload: supervisor.clone().recipient(),
+    });
+    signals::watch(supervisor);
     log::info!(
         "ide-agentsd {} serving on {} (pid {}, {} workers)",
         crate::tools::core::VERSION,
@@ -53,20 +58,4 @@ async fn start(shared: Arc<Shared>, bound: &socket::BoundSocket) -> Result<(), S
         shared.config.workers
     );
     Ok(())
-}
-
-fn spawn_signal_handlers(supervisor: Addr<Supervisor>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
-        let supervisor = supervisor.clone();
-        actix_rt::spawn(async move {
-            let Ok(mut stream) = signal(kind) else {
-                return log::warn!("cannot watch signal {kind:?}");
-            };
-            if stream.recv().await.is_some() {
-                log::info!("stop signal received");
-                supervisor.do_send(Shutdown);
-            }
-        });
-    }
 }
