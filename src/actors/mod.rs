@@ -9,3 +9,4 @@ pub mod session;
 pub mod shutdown;
 pub mod supervisor;
 pub mod tool_group;
+pub mod watchdog;

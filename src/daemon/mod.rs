@@ -2,6 +2,7 @@
 //! systemd notifications, and the serve loop.
 
 pub mod activation;
+pub mod listener;
 pub mod notify;
 pub mod peer;
 pub mod serve;
