@@ -4,11 +4,12 @@
 
 mod common;
 
-use common::{Client, IO_TIMEOUT, daemon};
+use common::{BIN, Client, IO_TIMEOUT, daemon};
 use serde_json::json;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The datagram socket systemd listens on for `sd_notify` messages.
@@ -177,4 +178,83 @@ fn the_watchdog_is_fed_at_half_its_interval() {
     );
     // Still serving while being watched.
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
+}
+
+/// Copies the units with ExecStart pointing at the built binary and runs
+/// `systemd-analyze verify` on them.
+#[test]
+fn unit_files_pass_systemd_analyze_verify() {
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    if analyze.is_err() {
+        eprintln!("NOTICE: systemd-analyze is not installed; unit files not verified");
+        return;
+    }
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/systemd");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["ide-agentsd.service", "ide-agentsd.socket"] {
+        let text = std::fs::read_to_string(units.join(name)).unwrap();
+        let text = text.replace("%h/.local/bin/ide-agentsd", BIN);
+        assert!(
+            !text.contains("%h/.local/bin"),
+            "{name} names another binary"
+        );
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("ide-agentsd.socket"))
+        .arg(dir.path().join("ide-agentsd.service"))
+        .env("SYSTEMD_LOG_LEVEL", "notice")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{stderr}"
+    );
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("ide-agentsd"))
+        .collect();
+    assert!(problems.is_empty(), "systemd-analyze verify:\n{stderr}");
+}
+
+#[test]
+fn the_unit_socket_is_where_clients_look_by_default() {
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/systemd");
+    let socket = std::fs::read_to_string(units.join("ide-agentsd.socket")).unwrap();
+    assert!(
+        socket
+            .lines()
+            .any(|l| l.trim() == "ListenStream=%t/ide-agents/mcp.sock"),
+        "{socket}"
+    );
+    // %t is $XDG_RUNTIME_DIR for a user unit: the client's default.
+    let default = ide_agentsd::config::default_socket_path(&|k| {
+        (k == "XDG_RUNTIME_DIR").then(|| "/run/user/1000".to_string())
+    });
+    assert_eq!(default, Path::new("/run/user/1000/ide-agents/mcp.sock"));
+}
+
+#[test]
+fn the_install_script_dry_run_changes_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-systemd-user.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["--dry-run", "--binary", BIN])
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let bin = home.path().join(".local/bin/ide-agentsd");
+    assert!(
+        stdout.contains(&format!("+ install -D -m 0755 {BIN} {}", bin.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+ systemctl --user enable --now ide-agentsd.socket"));
+    assert!(stdout.contains("nothing was changed"));
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 }
