@@ -242,3 +242,15 @@ fn cli_stop_and_reload() {
         assert!(err.contains(&d.socket.display().to_string()), "{err}");
     }
 }
+
+#[test]
+fn sigint_drains_like_sigterm() {
+    let mut d = daemon().start();
+    let mut c = d.client();
+    assert_eq!(c.call("ping", json!({}))["result"], json!({}));
+    d.signal(libc::SIGINT);
+    assert!(c.read().is_none(), "the idle connection is closed");
+    assert_eq!(d.wait_exit().code(), Some(0));
+    assert!(!d.socket.exists());
+    d.wait_for_log("draining 1 connection");
+}

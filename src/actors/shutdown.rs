@@ -46,3 +46,24 @@ pub async fn run(routers: Vec<Addr<Router>>, grace: Duration, hooks: Vec<ExitHoo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn before_exit_hooks_run_and_a_stuck_one_is_bounded() {
+        let system = actix::System::new();
+        system.block_on(async {
+            let ran = Arc::new(AtomicBool::new(false));
+            let flag = ran.clone();
+            let flush: ExitHook =
+                Box::new(move || Box::pin(async move { flag.store(true, Ordering::SeqCst) }));
+            let stuck: ExitHook = Box::new(|| Box::pin(std::future::pending()));
+            run(Vec::new(), Duration::from_millis(50), vec![stuck, flush]).await;
+            assert!(ran.load(Ordering::SeqCst));
+        });
+    }
+}
