@@ -1,14 +1,15 @@
 //! State every worker reads: configuration, the tool catalog, and counters.
 //! Only atomics and immutable data live here, so reading it never waits on another thread.
 
+use crate::actors::control::Control;
 use crate::approvals::Approvals;
 use crate::backend::breaker::Breaker;
 use crate::backend::health::HealthBoard;
 use crate::config::Config;
 use crate::tools::{Catalog, GroupId};
 use dashmap::DashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 pub struct Shared {
@@ -24,6 +25,8 @@ pub struct Shared {
     pub breakers: DashMap<String, Arc<Breaker>>,
     pub health: HealthBoard,
     pub approvals: Approvals,
+    /// How a worker reaches the root supervisor (stop, reload); set once it runs.
+    pub control: OnceLock<Control>,
 }
 
 impl Shared {
@@ -48,6 +51,7 @@ impl Shared {
             breakers: DashMap::new(),
             health: HealthBoard::default(),
             approvals: Approvals::new(auto_approve),
+            control: OnceLock::new(),
         }
     }
 

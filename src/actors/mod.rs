@@ -2,9 +2,13 @@
 //! (the worker's supervisor), its tool-group actors, and one session per connection.
 
 pub mod backend_pool;
+pub mod control;
+pub mod drain;
 pub mod read_gate;
 pub mod respond;
 pub mod router;
 pub mod session;
+pub mod shutdown;
 pub mod supervisor;
 pub mod tool_group;
+pub mod watchdog;

@@ -2,6 +2,7 @@
 //! application request (everything after the lifecycle) to the actor that owns it.
 
 use super::backend_pool::BackendPool;
+use super::drain::Sessions;
 use super::respond::Respond;
 use super::tool_group::{CancelSignal, RunTool, ToolGroupActor};
 use crate::approvals::{self, Resolution};
@@ -49,6 +50,8 @@ pub struct Router {
     index: usize,
     /// The actor running each started tool group on this worker.
     groups: HashMap<GroupId, Recipient<RunTool>>,
+    /// This worker's sessions, for draining on stop (see `drain.rs`).
+    pub(super) sessions: Sessions,
 }
 
 impl Router {
@@ -57,6 +60,7 @@ impl Router {
             shared,
             index,
             groups: HashMap::new(),
+            sessions: Sessions::default(),
         }
     }
 
@@ -264,6 +268,9 @@ impl Handler<Dispatch> for Router {
             "tools/call" => self.tools_call(request, era, connection, cancel),
             m if m.starts_with("ide-agents/approvals/") => {
                 ready(approvals_method(&self.shared, m, request.params.as_ref()))
+            }
+            method @ ("ide-agents/stop" | "ide-agents/reload") => {
+                Respond::from_future(super::control::serve(&self.shared, method))
             }
             other => ready(Err(RpcError::method_not_found(other))),
         }

@@ -5,6 +5,7 @@
 //! requests": every in-flight request still gets its answer before the session closes,
 //! unless the client has gone away entirely (then the in-flight work is dropped).
 
+use super::drain::{SessionClosed, SessionOpened};
 use super::read_gate::Gate;
 use super::router::{Dispatch, Reply, Router, RpcResult};
 use crate::protocol::framing::{FrameError, LineCodec};
@@ -49,6 +50,8 @@ pub struct Session {
     negotiated: Option<&'static str>,
     in_flight: HashMap<RequestId, SpawnHandle>,
     reading: bool,
+    /// The read loop, cancelled when the daemon drains.
+    read_loop: Option<SpawnHandle>,
 }
 
 impl Session {
@@ -64,8 +67,13 @@ impl Session {
             let (read, write) = stream.into_split();
             let gate = Gate::default();
             let lines = FramedRead::new(read, LineCodec::new(shared.config.max_message_bytes));
-            ctx.add_stream(gate.wrap(lines));
+            let read_loop = ctx.add_stream(gate.wrap(lines));
             shared.connection_opened();
+            // Registered before any request can reach the router, so a drain sees it.
+            router.do_send(SessionOpened {
+                id,
+                session: ctx.address(),
+            });
             Session {
                 id,
                 writer: Writer::new(write, ctx),
@@ -76,6 +84,7 @@ impl Session {
                 negotiated: None,
                 in_flight: HashMap::new(),
                 reading: true,
+                read_loop: Some(read_loop),
             }
         })
     }
@@ -238,6 +247,20 @@ impl Session {
         }
     }
 
+    /// Draining: read no more requests; answer those in flight, then close.
+    pub(super) fn stop_reading(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.read_loop.take() {
+            ctx.cancel_future(handle);
+        }
+        if self.reading {
+            self.reading = false;
+            if !self.in_flight.is_empty() {
+                self.watch_for_hangup(ctx);
+            }
+        }
+        self.close_if_done(ctx);
+    }
+
     /// After read EOF with work in flight: stop at once if the client closed entirely
     /// (not just its write side), so abandoned backend calls are dropped.
     fn watch_for_hangup(&mut self, ctx: &mut Context<Self>) {
@@ -296,6 +319,7 @@ impl Actor for Session {
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         self.shared.connection_closed();
+        self.router.do_send(SessionClosed { id: self.id });
     }
 }
 

@@ -1,8 +1,11 @@
 //! The root supervisor: owns the listening socket and the workers, hands each accepted
 //! connection to one worker (where it stays), and stops the daemon.
 
+use super::control::ReloadAll;
+use super::router::Reload;
 use super::router::Router;
 use super::session::Session;
+use super::shutdown::{BeforeExit, ExitHook};
 use crate::daemon::peer;
 use crate::shared::Shared;
 use actix::prelude::*;
@@ -23,6 +26,10 @@ pub struct Supervisor {
     next_connection: u64,
     own_uid: u32,
     accepting: Option<SpawnHandle>,
+    /// Set once a stop began; later stop requests are ignored.
+    stopping: bool,
+    /// Run after the drain, before exit (see `shutdown.rs`).
+    before_exit: Vec<ExitHook>,
 }
 
 impl Supervisor {
@@ -35,6 +42,8 @@ impl Supervisor {
             next_connection: 0,
             own_uid: peer::own_uid(),
             accepting: None,
+            stopping: false,
+            before_exit: Vec::new(),
         }
     }
 
@@ -101,7 +110,8 @@ impl StreamHandler<std::io::Result<tokio::net::UnixStream>> for Supervisor {
     fn finished(&mut self, _ctx: &mut Context<Self>) {}
 }
 
-/// Stop accepting and end the daemon.
+/// Stop accepting, drain every worker within `shutdown_grace`, run the before-exit hooks,
+/// then end the daemon.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
@@ -110,9 +120,39 @@ impl Handler<Shutdown> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, _msg: Shutdown, ctx: &mut Context<Self>) {
+        if std::mem::replace(&mut self.stopping, true) {
+            return log::info!("already stopping");
+        }
         if let Some(handle) = self.accepting.take() {
             ctx.cancel_future(handle);
         }
-        System::current().stop();
+        let routers = self.workers.iter().map(|w| w.router.clone()).collect();
+        let hooks = std::mem::take(&mut self.before_exit);
+        let stop = super::shutdown::run(routers, self.shared.config.shutdown_grace, hooks);
+        ctx.spawn(stop.into_actor(self).map(|(), _act, _ctx| {
+            System::current().stop();
+        }));
+    }
+}
+
+impl Handler<BeforeExit> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BeforeExit, _ctx: &mut Context<Self>) {
+        self.before_exit.push(msg.0);
+    }
+}
+
+impl Handler<ReloadAll> for Supervisor {
+    type Result = ResponseFuture<usize>;
+
+    fn handle(&mut self, _msg: ReloadAll, _ctx: &mut Context<Self>) -> Self::Result {
+        let sent: Vec<_> = self.workers.iter().map(|w| w.router.send(Reload)).collect();
+        Box::pin(async move {
+            let done = futures_util::future::join_all(sent).await;
+            let workers = done.iter().filter(|r| r.is_ok()).count();
+            log::info!("reloaded ({workers} workers)");
+            workers
+        })
     }
 }

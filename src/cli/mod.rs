@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod call;
 pub mod client;
 pub mod connect;
+pub mod control;
 pub mod serve_args;
 
 use crate::config::{Config, client_socket_path};
@@ -64,6 +65,16 @@ enum Command {
         #[arg(long, env = "IDE_AGENTS_SOCKET")]
         socket: Option<PathBuf>,
     },
+    /// Stop the daemon: it finishes in-flight requests, then exits.
+    Stop {
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
+    /// Reload the daemon (as SIGHUP): every worker clears its caches and re-reads its files.
+    Reload {
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -96,6 +107,8 @@ pub fn main() -> i32 {
             &client_socket_path(socket),
             approvals::Action::Deny { id: &action_id },
         ),
+        Command::Stop { socket } => control::stop(&client_socket_path(socket)),
+        Command::Reload { socket } => control::reload(&client_socket_path(socket)),
     }
 }
 

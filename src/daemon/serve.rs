@@ -1,41 +1,51 @@
-//! `ide-agentsd serve`: bind the socket, start the workers and the supervisor, run until a
-//! stop signal.
+//! `ide-agentsd serve`: take the socket (from systemd or bound here), start the workers and
+//! the supervisor, tell systemd once it serves, run until stopped.
 
+use crate::actors::control::Control;
 use crate::actors::router::Router;
-use crate::actors::supervisor::{Shutdown, Supervisor, Worker};
+use crate::actors::supervisor::{Supervisor, Worker};
+use crate::actors::watchdog::{Ping, Watchdog};
 use crate::config::Config;
-use crate::daemon::socket;
+use crate::daemon::activation::ListenEnv;
+use crate::daemon::listener::Listening;
+use crate::daemon::{notify, signals};
 use crate::shared::Shared;
 use actix::prelude::*;
+use futures_util::future::join_all;
 use std::sync::Arc;
 
 pub fn run(config: Config) -> Result<(), String> {
-    // Bound before any thread starts: the umask dance in `bind` is process-wide.
-    let bound = socket::bind(&config.socket)?;
-    bound
-        .listener
+    // SAFETY: no other thread exists yet (the runtime and workers start below), so changing
+    // the environment races with nothing.
+    let listen_env = unsafe { ListenEnv::take_from_process() };
+    // SAFETY: as above.
+    unsafe { notify::init_from_process() };
+    // Bound before any thread starts: the umask dance in `socket::bind` is process-wide.
+    let listening = Listening::open(&config.socket, &listen_env)?;
+    listening
+        .listener()
         .set_nonblocking(true)
-        .map_err(|e| format!("cannot configure {}: {e}", bound.path.display()))?;
+        .map_err(|e| format!("cannot configure {}: {e}", listening.describe()))?;
     let shared = Arc::new(Shared::new(config));
     let system = System::new();
-    let started = system.block_on(start(shared.clone(), &bound));
+    let started = system.block_on(start(shared.clone(), &listening));
     if let Err(e) = started {
-        bound.remove_file();
+        listening.remove_own_file();
         return Err(e);
     }
     let outcome = system.run().map_err(|e| format!("runtime failed: {e}"));
-    bound.remove_file();
+    listening.remove_own_file();
     log::info!("stopped");
     outcome
 }
 
-async fn start(shared: Arc<Shared>, bound: &socket::BoundSocket) -> Result<(), String> {
-    let listener = bound
-        .listener
+async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String> {
+    let listener = listening
+        .listener()
         .try_clone()
         .and_then(tokio::net::UnixListener::from_std)
-        .map_err(|e| format!("cannot listen on {}: {e}", bound.path.display()))?;
-    let workers = (0..shared.config.workers)
+        .map_err(|e| format!("cannot listen on {}: {e}", listening.describe()))?;
+    let workers: Vec<Worker> = (0..shared.config.workers)
         .map(|index| {
             let arbiter = Arbiter::new().handle();
             let shared = shared.clone();
@@ -43,30 +53,40 @@ async fn start(shared: Arc<Shared>, bound: &socket::BoundSocket) -> Result<(), S
             Worker { arbiter, router }
         })
         .collect();
+    let routers: Vec<Addr<Router>> = workers.iter().map(|w| w.router.clone()).collect();
     let supervisor = Supervisor::new(shared.clone(), workers, listener).start();
-    spawn_signal_handlers(supervisor);
-    log::info!(
-        "ide-agentsd {} serving on {} (pid {}, {} workers)",
-        crate::tools::core::VERSION,
-        bound.path.display(),
-        std::process::id(),
+    let _ = shared.control.set(Control {
+        stop: supervisor.clone().recipient(),
+        reload: supervisor.clone().recipient(),
+    });
+    signals::watch(supervisor.clone());
+    if let Some(interval) = notify::watchdog_interval() {
+        Watchdog::new(routers.clone(), interval).start();
+    }
+    let summary = format!(
+        "serving on {}, {} workers",
+        listening.describe(),
         shared.config.workers
     );
+    actix_rt::spawn(announce_when_serving(supervisor, routers, summary));
     Ok(())
 }
 
-fn spawn_signal_handlers(supervisor: Addr<Supervisor>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
-        let supervisor = supervisor.clone();
-        actix_rt::spawn(async move {
-            let Ok(mut stream) = signal(kind) else {
-                return log::warn!("cannot watch signal {kind:?}");
-            };
-            if stream.recv().await.is_some() {
-                log::info!("stop signal received");
-                supervisor.do_send(Shutdown);
-            }
-        });
+/// Says "ready" (to systemd and in the log) once every worker's router and the supervisor
+/// answered a message: their actors run, and the supervisor accepts connections.
+async fn announce_when_serving(
+    supervisor: Addr<Supervisor>,
+    routers: Vec<Addr<Router>>,
+    summary: String,
+) {
+    let workers = join_all(routers.iter().map(|r| r.send(Ping))).await;
+    if workers.iter().any(Result::is_err) || supervisor.send(Ping).await.is_err() {
+        return log::error!("a worker stopped during start-up");
     }
+    notify::ready(&summary);
+    log::info!(
+        "ide-agentsd {} {summary} (pid {})",
+        crate::tools::core::VERSION,
+        std::process::id(),
+    );
 }

@@ -26,6 +26,8 @@ pub struct DaemonBuilder {
     args: Vec<String>,
     socket: Option<PathBuf>,
     dir: Option<tempfile::TempDir>,
+    /// A listening socket passed as systemd does (fd 3, LISTEN_FDS=1, LISTEN_PID).
+    listen_fd: Option<std::os::fd::OwnedFd>,
 }
 
 impl DaemonBuilder {
@@ -51,6 +53,13 @@ impl DaemonBuilder {
         self
     }
 
+    /// Pass `fd` as systemd's socket activation does: on fd 3, with `LISTEN_FDS=1` and
+    /// `LISTEN_PID` naming the daemon (set by a shell that then execs it).
+    pub fn listen_fd(mut self, fd: std::os::fd::OwnedFd) -> Self {
+        self.listen_fd = Some(fd);
+        self
+    }
+
     /// Spawns the daemon without waiting for it.
     pub fn spawn(self) -> Daemon {
         let dir = self
@@ -59,7 +68,10 @@ impl DaemonBuilder {
         let socket = self
             .socket
             .unwrap_or_else(|| dir.path().join("run/mcp.sock"));
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match &self.listen_fd {
+            None => Command::new(BIN),
+            Some(fd) => activated_command(fd),
+        };
         cmd.arg("serve")
             .args(&self.args)
             .current_dir(dir.path())
@@ -108,7 +120,35 @@ pub fn daemon() -> DaemonBuilder {
         args: Vec::new(),
         socket: None,
         dir: None,
+        listen_fd: None,
     }
+}
+
+/// `sh -c 'LISTEN_PID=$$ exec ide-agentsd "$@"'` with `fd` on descriptor 3: the pid of the
+/// shell is the daemon's pid after `exec`, as systemd sets it.
+fn activated_command(fd: &std::os::fd::OwnedFd) -> Command {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", BIN])
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_FDNAMES", "ide-agentsd.socket");
+    let raw = fd.as_raw_fd();
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == 3 {
+                // dup2 onto itself keeps close-on-exec: clear it instead.
+                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    cmd
 }
 
 impl Daemon {

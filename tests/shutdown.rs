@@ -1,0 +1,256 @@
+//! Stopping and reloading: draining on SIGTERM, reload on SIGHUP, the `stop`/`reload`
+//! control methods and their CLI subcommands.
+
+mod common;
+
+use common::{BIN, Client, IO_TIMEOUT, daemon};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Bytes this end wrote that the daemon has not read yet (`SIOCOUTQ`).
+fn unread_by_peer(client: &Client) -> i32 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int for a socket we own.
+    let rc = unsafe { libc::ioctl(client.stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+    n
+}
+
+/// Waits until the daemon has read everything sent on `client`. With at most 15 lines
+/// outstanding, the session handles every line of its last read before it yields (actix
+/// handles up to 16 stream items per poll), so they are all dispatched before any stop.
+fn wait_until_read(client: &Client) {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while unread_by_peer(client) > 0 {
+        assert!(Instant::now() < deadline, "the daemon did not read");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits until `needle` is in the bytes received on `client`, without consuming them.
+fn wait_until_received(client: &Client, needle: &str) {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        // SAFETY: peeking into a buffer we own, of the length given.
+        let n = unsafe {
+            libc::recv(
+                client.stream.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n > 0 && String::from_utf8_lossy(&buf[..n as usize]).contains(needle) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never received {needle:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn modern(id: Value, method: &str, mut params: Value) -> Value {
+    params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+fn healthz(id: i64) -> Value {
+    modern(
+        json!(id),
+        "tools/call",
+        json!({"name": "ide_agents_healthz", "arguments": {}}),
+    )
+}
+
+/// Every message until the daemon closes the connection.
+fn read_to_end(client: &mut Client) -> Vec<Value> {
+    std::iter::from_fn(|| client.read()).collect()
+}
+
+/// Every message until the daemon closes the connection, reading with our own buffer. A
+/// request left unread by the daemon makes the kernel end the stream with a reset, not EOF.
+fn read_until_closed(client: &Client) -> Vec<Value> {
+    let mut reader = std::io::BufReader::new(client.stream.try_clone().unwrap());
+    let mut out = Vec::new();
+    loop {
+        let mut line = String::new();
+        match std::io::BufRead::read_line(&mut reader, &mut line) {
+            Ok(0) => return out,
+            Ok(_) => out.push(serde_json::from_str(&line).unwrap()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return out,
+            Err(e) => panic!("read from daemon: {e}"),
+        }
+    }
+}
+
+#[test]
+fn sigterm_answers_every_request_read_then_exits_0_and_removes_the_socket() {
+    let mut d = daemon().start();
+    let mut c = d.client();
+    for id in 1..=20 {
+        c.send(&healthz(id));
+    }
+    // The ping is answered when the session reads it, so once its answer arrives all 20
+    // requests before it have been read. Their answers are not read by us yet.
+    c.request(json!("sync"), "ping", json!({}));
+    wait_until_received(&c, "\"sync\"");
+    d.signal(libc::SIGTERM);
+    let replies = read_to_end(&mut c);
+    let mut ids: Vec<i64> = replies.iter().filter_map(|r| r["id"].as_i64()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=20).collect::<Vec<_>>(), "{replies:?}");
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r["id"].is_i64())
+            .all(|r| r["result"]["structuredContent"]["status"] == "live")
+    );
+    assert_eq!(d.wait_exit().code(), Some(0));
+    assert!(!d.socket.exists(), "socket file left behind");
+    d.wait_for_log("draining 1 connection");
+}
+
+#[test]
+fn draining_delivers_unread_answers_and_reads_no_new_requests() {
+    let mut d = daemon().start();
+    let mut c = d.client();
+    // Unknown-tool answers quote the name: three ~300 KB answers are more than the socket
+    // buffers hold, so the daemon is still writing them while it drains.
+    let name = "x".repeat(300_000);
+    for id in 1..=3 {
+        c.send(&modern(
+            json!(id),
+            "tools/call",
+            json!({"name": name, "arguments": {}}),
+        ));
+    }
+    wait_until_read(&c);
+    d.signal(libc::SIGTERM);
+    // Logged once every session has stopped reading.
+    d.wait_for_log("draining 1 connection");
+    assert!(
+        d.child.try_wait().unwrap().is_none(),
+        "exited before writing"
+    );
+    // Not read any more: never answered (the write itself may fail once the daemon closes).
+    let _ = c.stream.write_all(format!("{}\n", healthz(4)).as_bytes());
+    let replies = read_until_closed(&c);
+    let ids: Vec<&Value> = replies.iter().map(|r| &r["id"]).collect();
+    assert_eq!(ids, [&json!(1), &json!(2), &json!(3)]);
+    for r in &replies {
+        assert_eq!(r["result"]["isError"], true);
+        assert_eq!(
+            r["result"]["structuredContent"]["error"]["code"],
+            "unknown_tool"
+        );
+    }
+    assert_eq!(d.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn the_grace_period_bounds_the_drain() {
+    let mut d = daemon()
+        .env("IDE_AGENTS_SHUTDOWN_GRACE_SECS", "0.2")
+        .start();
+    let mut c = d.client();
+    // Answers the client never reads keep the connection draining.
+    let name = "y".repeat(300_000);
+    for id in 1..=3 {
+        c.send(&modern(
+            json!(id),
+            "tools/call",
+            json!({"name": name, "arguments": {}}),
+        ));
+    }
+    wait_until_read(&c);
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit().code(), Some(0));
+    d.wait_for_log("ended with requests in flight");
+    assert!(!d.socket.exists());
+}
+
+#[test]
+fn sighup_reloads_while_serving() {
+    let mut d = daemon().start();
+    let mut c = d.client();
+    assert_eq!(
+        c.call_tool("ide_agents_healthz", json!({}))["isError"],
+        false
+    );
+    d.signal(libc::SIGHUP);
+    let line = d.wait_for_log("reloaded");
+    assert!(line.contains("2 workers"), "{line}");
+    // The same connection, and a new one, are served after the reload.
+    assert_eq!(
+        c.call_tool("ide_agents_healthz", json!({}))["isError"],
+        false
+    );
+    assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
+    assert!(d.child.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn control_methods_reload_and_stop() {
+    let mut d = daemon().start();
+    let mut c = d.client();
+    let r = c.call_modern("ide-agents/reload", json!({}));
+    assert_eq!(r["result"]["reloaded"], true, "{r}");
+    assert_eq!(r["result"]["workers"], 2, "{r}");
+    d.wait_for_log("reloaded");
+    let r = c.call_modern("ide-agents/stop", json!({}));
+    assert_eq!(r["result"]["stopping"], true, "{r}");
+    assert_eq!(r["result"]["pid"], d.pid(), "{r}");
+    // The stopping daemon closes this connection once its answers are written.
+    assert!(c.read().is_none());
+    assert_eq!(d.wait_exit().code(), Some(0));
+    assert!(!d.socket.exists());
+}
+
+#[test]
+fn cli_stop_and_reload() {
+    let mut d = daemon().start();
+    let run = |cmd: &str, socket: &Path| {
+        Command::new(BIN)
+            .args([cmd, "--socket"])
+            .arg(socket)
+            .env_remove("IDE_AGENTS_SOCKET")
+            .output()
+            .unwrap()
+    };
+    let out = run("reload", &d.socket);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ide-agentsd reloaded (2 workers)"
+    );
+    let out = run("stop", &d.socket);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("pid {}", d.pid())),
+        "{out:?}"
+    );
+    assert_eq!(d.wait_exit().code(), Some(0));
+    for cmd in ["stop", "reload"] {
+        let out = run(cmd, &d.socket);
+        assert_eq!(out.status.code(), Some(3), "{cmd}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot reach the daemon at"), "{err}");
+        assert!(err.contains(&d.socket.display().to_string()), "{err}");
+    }
+}
+
+#[test]
+fn sigint_drains_like_sigterm() {
+    let mut d = daemon().start();
+    let mut c = d.client();
+    assert_eq!(c.call("ping", json!({}))["result"], json!({}));
+    d.signal(libc::SIGINT);
+    assert!(c.read().is_none(), "the idle connection is closed");
+    assert_eq!(d.wait_exit().code(), Some(0));
+    assert!(!d.socket.exists());
+    d.wait_for_log("draining 1 connection");
+}
