@@ -30,7 +30,7 @@ settings! {
     "IDE_AGENTS_BACKEND_URL", "backend-url", "agents backend base URL [default: http://127.0.0.1:8001]";
     "IDE_AGENTS_ULTRA_ENABLED", "ultra-enabled", "serve the ULTRA and ML tool groups [default: false]";
     "IDE_AGENTS_ULTRA_URL", "ultra-url", "base URL for the ULTRA tools [default: the backend URL]";
-    "IDE_AGENTS_POOL_MAX_IDLE", "pool-max-idle", "idle backend connections kept per worker [default: 20]";
+    "IDE_AGENTS_POOL_MAX_IDLE", "pool-max-idle", "idle backend connections kept per worker; 0 opens a connection per call [default: 20]";
     "IDE_AGENTS_POOL_MAX_CONNECTIONS", "pool-max-connections", "backend connections per worker [default: 50]";
     "IDE_AGENTS_REQUEST_TIMEOUT", "request-timeout", "backend request timeout, seconds [default: 30]";
     "IDE_AGENTS_RETRY_ATTEMPTS", "retry-attempts", "attempts for idempotent backend calls [default: 3]";
@@ -154,6 +154,10 @@ impl Sources<'_> {
         })
     }
 
+    fn whole(&self, env: &str, default: usize) -> Result<usize, String> {
+        self.parse(env, default, "a whole number", |v| v.parse::<usize>().ok())
+    }
+
     fn number(&self, env: &str, default: f64) -> Result<f64, String> {
         self.parse(env, default, "a non-negative number", |v| {
             v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)
@@ -216,7 +220,7 @@ impl Config {
             backend_url: src.url("IDE_AGENTS_BACKEND_URL", "http://127.0.0.1:8001")?,
             ultra_enabled: src.flag("IDE_AGENTS_ULTRA_ENABLED", false)?,
             ultra_url,
-            pool_max_idle: src.count("IDE_AGENTS_POOL_MAX_IDLE", 20)?,
+            pool_max_idle: src.whole("IDE_AGENTS_POOL_MAX_IDLE", 20)?,
             pool_max_connections: src.count("IDE_AGENTS_POOL_MAX_CONNECTIONS", 50)?,
             request_timeout: src.seconds("IDE_AGENTS_REQUEST_TIMEOUT", 30.0)?,
             retry_attempts: src.count("IDE_AGENTS_RETRY_ATTEMPTS", 3)? as u32,

@@ -508,3 +508,26 @@ fn ultra_url_sends_ranking_to_its_own_host() {
     assert_eq!(ultra.hits("POST /ai/intelligence/rank"), 1);
     assert_eq!(backend.hits("POST /ai/intelligence/rank"), 0);
 }
+
+#[test]
+fn with_no_idle_connections_kept_every_call_opens_its_own() {
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_POOL_MAX_IDLE", "0")
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    backend.wait_for("the start-up health probe to finish", |s| {
+        s["requests"]["GET /health"].as_u64() == Some(1) && s["in_flight"].as_u64() == Some(0)
+    });
+    let mut c = d.client();
+    let before = backend.stats()["connections_opened"].as_u64().unwrap();
+    for _ in 0..10 {
+        assert_eq!(
+            c.call_tool("ide_agents_list_entities", json!({}))["isError"],
+            false
+        );
+    }
+    // Ten calls, plus the connection of this stats request.
+    let opened = backend.stats()["connections_opened"].as_u64().unwrap() - before - 1;
+    assert_eq!(opened, 10);
+}

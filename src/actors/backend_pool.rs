@@ -110,10 +110,17 @@ impl BackendPool {
 impl Upstream {
     fn new(base: &str, shared: &Shared) -> Self {
         let config = &shared.config;
+        // awc bounds connections, not idle ones: idle connections expire after 30 s, and
+        // IDE_AGENTS_POOL_MAX_IDLE=0 keeps none (a fresh connection per call).
+        let keep_alive = if config.pool_max_idle == 0 {
+            Duration::ZERO
+        } else {
+            IDLE_EXPIRY
+        };
         let connector = awc::Connector::new()
             .limit(config.pool_max_connections)
             .timeout(CONNECT_TIMEOUT)
-            .conn_keep_alive(IDLE_EXPIRY);
+            .conn_keep_alive(keep_alive);
         let client = awc::Client::builder()
             .connector(connector)
             .timeout(config.request_timeout)
