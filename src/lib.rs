@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of this crate.
 
 pub mod actors;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
