@@ -8,6 +8,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod prompts;
 pub mod protocol;
+pub mod resources;
 pub mod shared;
 pub mod tools;
