@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod prompts;
 pub mod protocol;
+pub mod reload;
 pub mod resources;
 pub mod shared;
 pub mod tools;

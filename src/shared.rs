@@ -1,8 +1,11 @@
 //! State every worker reads: configuration, the tool catalog, and counters.
 //! Only atomics and immutable data live here, so reading it never waits on another thread.
 
+use crate::actors::cache::CacheActor;
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::tools::{Catalog, GroupId};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -15,6 +18,10 @@ pub struct Shared {
     pub ml_loaded: AtomicBool,
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
+    /// The one cache every worker reads through (schemas, resources, prompts, lookups).
+    pub cache: Cache,
+    /// The actor that expires entries and watches subscribed resources; set once at start.
+    pub cache_actor: OnceLock<actix::Addr<CacheActor>>,
 }
 
 impl Shared {
@@ -27,7 +34,10 @@ impl Shared {
             },
             config.page_size,
         );
+        let cache = Cache::from_config(&config);
         Shared {
+            cache,
+            cache_actor: OnceLock::new(),
             config,
             catalog,
             started: Instant::now(),

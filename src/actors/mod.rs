@@ -1,8 +1,11 @@
 //! The actors: a root supervisor on the main thread; on every worker thread a router
 //! (the worker's supervisor), its tool-group actors, and one session per connection.
 
+pub mod cache;
+pub mod content;
 pub mod read_gate;
 pub mod router;
 pub mod session;
+pub mod subscriptions;
 pub mod supervisor;
 pub mod tool_group;

@@ -169,6 +169,8 @@ impl Handler<Reload> for Router {
     type Result = ();
 
     fn handle(&mut self, _msg: Reload, _ctx: &mut Context<Self>) {
+        // The cache is shared, so every worker clearing it is harmless and needs no leader.
+        crate::reload::reload(&self.shared);
         log::debug!("worker reloaded");
     }
 }
@@ -186,6 +188,9 @@ impl Handler<Dispatch> for Router {
         match request.method.as_str() {
             "tools/list" => ready(self.tools_list(&request, era)),
             "tools/call" => self.tools_call(request, era, connection, cancel),
+            m if super::content::serves(m) => {
+                super::content::serve(self.shared.clone(), request, era)
+            }
             other => ready(Err(RpcError::method_not_found(other))),
         }
     }

@@ -43,6 +43,9 @@ async fn start(shared: Arc<Shared>, bound: &socket::BoundSocket) -> Result<(), S
             Worker { arbiter, router }
         })
         .collect();
+    // The cache's background work (expiry, subscribed-file polling) runs on this thread.
+    let cache_actor = crate::actors::cache::CacheActor::new(shared.clone()).start();
+    let _ = shared.cache_actor.set(cache_actor);
     let supervisor = Supervisor::new(shared.clone(), workers, listener).start();
     spawn_signal_handlers(supervisor);
     log::info!(
