@@ -234,6 +234,12 @@ fn a_changed_file_is_read_fresh_and_its_subscribers_are_notified() {
     let n = wait_for_notification(&mut watcher, "notifications/resources/updated");
     assert_eq!(n["params"]["uri"], uri);
 
+    // A new snippet changes the list: subscribed sessions hear of it.
+    std::fs::write(kb(&d).join("added.md"), "# Added\n").unwrap();
+    wait_for_notification(&mut watcher, "notifications/resources/list_changed");
+    let (all, _) = list_all(&mut reader, true);
+    assert!(all.iter().any(|r| r["name"] == "kb.snippet/added"));
+
     let r = watcher.call("resources/unsubscribe", json!({"uri": uri}));
     assert_eq!(r["result"], json!({}));
     // Subscriptions are a legacy-session feature.

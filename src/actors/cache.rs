@@ -33,14 +33,18 @@ pub struct CacheActor {
     shared: Arc<Shared>,
     /// By URI, so notifications go out in a stable order.
     watched: BTreeMap<String, Watched>,
+    /// The kb directory's fingerprint: when it changes, snippets were added or removed.
+    kb_dir: Value,
     polls: u32,
 }
 
 impl CacheActor {
     pub fn new(shared: Arc<Shared>) -> Self {
+        let kb_dir = resources::fingerprint(&shared.config, &Target::KbIndex).unwrap_or_default();
         CacheActor {
             shared,
             watched: BTreeMap::new(),
+            kb_dir,
             polls: 0,
         }
     }
@@ -75,6 +79,28 @@ impl CacheActor {
             }
             true
         });
+        self.poll_list();
+    }
+
+    /// Tells subscribed sessions when the resource list changed (a snippet was added or
+    /// removed). Sessions without a subscription re-list on their own.
+    fn poll_list(&mut self) {
+        let now = resources::fingerprint(&self.shared.config, &Target::KbIndex).unwrap_or_default();
+        if now == self.kb_dir {
+            return;
+        }
+        self.kb_dir = now;
+        let mut told = std::collections::HashSet::new();
+        for w in self.watched.values() {
+            for (session, r) in &w.sessions {
+                if told.insert(*session) {
+                    r.do_send(Notify {
+                        method: "notifications/resources/list_changed",
+                        params: json!({}),
+                    });
+                }
+            }
+        }
     }
 }
 
