@@ -386,29 +386,22 @@ impl Cache {
     fn lookup(&self, key: &str, valid: &impl Fn(&Value) -> bool) -> Option<Cached> {
         let inner = &*self.inner;
         let now = self.now();
-        let stale = {
-            let entry = inner.map.get(key)?;
-            if entry.expires > now && valid(&entry.value) {
-                let tick = inner.tick.fetch_add(1, Ordering::Relaxed);
-                entry.last_used.store(tick, Ordering::Relaxed);
-                return Some(Cached {
-                    value: entry.value.clone(),
-                    ttl_left: entry.expires - now,
-                    hit: true,
-                });
-            }
-            entry.expires <= now
-        };
+        // Clone the entry out so the validity check (maybe a `stat`) runs without the shard lock.
+        let entry = inner.map.get(key).map(|e| e.value().clone())?;
+        let stale = entry.expires <= now;
+        if !stale && valid(&entry.value) {
+            let tick = inner.tick.fetch_add(1, Ordering::Relaxed);
+            entry.last_used.store(tick, Ordering::Relaxed);
+            return Some(Cached {
+                value: entry.value.clone(),
+                ttl_left: entry.expires - now,
+                hit: true,
+            });
+        }
         // Remove only the entry we judged, not one a concurrent load just stored.
-        let removed = inner.map.remove_if(key, |_, e| {
-            if stale {
-                e.expires <= now
-            } else {
-                !valid(&e.value)
-            }
-        });
-        if let Some((_, e)) = removed {
-            inner.bytes.fetch_sub(e.bytes, Ordering::Relaxed);
+        let removed = inner.map.remove_if(key, |_, e| Arc::ptr_eq(e, &entry));
+        if removed.is_some() {
+            inner.bytes.fetch_sub(entry.bytes, Ordering::Relaxed);
             let counter = if stale {
                 &inner.expired
             } else {

@@ -162,45 +162,67 @@ pub async fn list(cache: &Cache, config: &Config) -> Cached {
     })
 }
 
-/// Reads a resource through the cache: `{uri, mimeType, text, fp}`.
+/// Reads a resource through the cache: `{uri, mimeType, text, sources, fp}`.
+///
+/// A stored value remembers the files it came from (`sources`, resolved and confined when
+/// it was loaded) and their fingerprints, so a hit costs one `stat` per source and no path
+/// resolution; a file replaced by anything else (a symlink out, say) changes its
+/// fingerprint, and the reload resolves and confines the name again.
 pub async fn read(
     cache: &Cache,
     config: &Config,
     target: &Target,
 ) -> Result<Cached, ResourceError> {
-    let fp = fingerprint(config, target)?;
     let uri = target.uri();
     cache
-        .get_or_load_valid(
-            Kind::Resource,
-            &uri,
-            |v| v["fp"] == fp,
-            || async {
-                let text = load_text(config, target)?;
-                Ok(json!({
-                    "uri": uri,
-                    "mimeType": target.mime_type(),
-                    "text": text,
-                    "fp": fp.clone(),
-                }))
-            },
-        )
+        .get_or_load_valid(Kind::Resource, &uri, still_fresh, || async {
+            let sources = sources(config, target)?;
+            let fp = fingerprints(&sources);
+            let text = load_text(config, target)?;
+            Ok(json!({
+                "uri": uri,
+                "mimeType": target.mime_type(),
+                "text": text,
+                "sources": sources,
+                "fp": fp,
+            }))
+        })
         .await
+}
+
+/// Whether the files a stored value came from are unchanged.
+fn still_fresh(stored: &Value) -> bool {
+    let Some(sources) = stored["sources"].as_array() else {
+        return false;
+    };
+    let paths: Vec<&str> = sources.iter().filter_map(Value::as_str).collect();
+    Value::Array(paths.iter().map(|p| file_fp(Path::new(p))).collect()) == stored["fp"]
+}
+
+fn fingerprints(sources: &[String]) -> Value {
+    Value::Array(sources.iter().map(|p| file_fp(Path::new(p))).collect())
+}
+
+/// The files a resource is made from, for change detection. `NotFound` for names that do
+/// not resolve inside their directory.
+fn sources(config: &Config, target: &Target) -> Result<Vec<String>, ResourceError> {
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    Ok(match target {
+        // Top-level additions and removals, and .gitignore edits; deeper changes wait for the TTL.
+        Target::RepoGraph => vec![
+            path(&config.workspace),
+            path(&config.workspace.join(".gitignore")),
+        ],
+        Target::BuildLogs => config.build_log.iter().map(|p| path(p)).collect(),
+        Target::KbIndex => config.kb_dir.iter().map(|p| path(p)).collect(),
+        Target::Kb(name) => vec![path(&kb_path(config, name)?)],
+    })
 }
 
 /// A cheap identity of a resource's source: `stat` results, never the content. A resource
 /// whose fingerprint changed is stale. `NotFound` for names that do not resolve.
 pub fn fingerprint(config: &Config, target: &Target) -> Result<Value, ResourceError> {
-    Ok(match target {
-        // Top-level additions and removals, and .gitignore edits; deeper changes wait for the TTL.
-        Target::RepoGraph => json!([
-            dir_fp(Some(&config.workspace)),
-            file_fp(&config.workspace.join(".gitignore"))
-        ]),
-        Target::BuildLogs => config.build_log.as_deref().map_or(Value::Null, file_fp),
-        Target::KbIndex => dir_fp(config.kb_dir.as_deref()),
-        Target::Kb(name) => file_fp(&kb_path(config, name)?),
-    })
+    sources(config, target).map(|s| fingerprints(&s))
 }
 
 fn kb_path(config: &Config, name: &str) -> Result<std::path::PathBuf, ResourceError> {
