@@ -28,7 +28,7 @@ fn histogram() -> Histogram<u64> {
 
 async fn get(cache: &Cache, key: &str) {
     let loaded = cache
-        .get_or_load(Kind::Backend, key, || async {
+        .get_or_load(key, Kind::Backend, async {
             tokio::time::sleep(LOAD_DELAY).await;
             Ok::<_, String>(json!({"documentation": "a typical backend answer, some hundred bytes of JSON text to cache"}))
         })

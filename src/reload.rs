@@ -51,9 +51,7 @@ mod tests {
     async fn fill(shared: &Shared) {
         let loaded = shared
             .cache
-            .get_or_load(Kind::Resource, "x", || async {
-                Ok::<_, String>(json!("v"))
-            })
+            .get_or_load("x", Kind::Resource, async { Ok::<_, String>(json!("v")) })
             .await;
         assert!(loaded.is_ok());
         assert_eq!(shared.cache.stats().entries, 1);

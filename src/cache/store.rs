@@ -194,35 +194,49 @@ impl Cache {
 
     /// The cached value for `key`, loading it with `load` on a miss.
     ///
-    /// `load` runs on the calling thread (it may hold `!Send` clients). Concurrent misses for
+    /// `load` is a future created on the caller's worker and polled there only (it may hold
+    /// `!Send` clients such as awc's); on a hit it is dropped unpolled. Concurrent misses for
     /// the same key, from any thread, wait for that one load and share its result; an error
     /// goes to every waiter of that load but is not stored.
-    pub async fn get_or_load<F, Fut, E>(&self, kind: Kind, key: &str, load: F) -> Result<Cached, E>
+    pub async fn get_or_load<Fut, E>(
+        &self,
+        key: &str,
+        kind: Kind,
+        load: Fut,
+    ) -> Result<Arc<Value>, E>
     where
-        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: Clone + Send + Sync + 'static,
     {
-        self.get_or_load_valid(kind, key, |_| true, load).await
+        self.fetch(key, kind, load).await.map(|c| c.value)
     }
 
-    /// As [`Cache::get_or_load`], but a stored value for which `valid` is false (its file
-    /// changed, say) is dropped and loaded again.
-    pub async fn get_or_load_valid<V, F, Fut, E>(
+    /// As [`Cache::get_or_load`], with whether it was a hit and the real TTL left (for
+    /// spans' `cache: "hit"|"miss"` and the stateless era's `ttlMs`).
+    pub async fn fetch<Fut, E>(&self, key: &str, kind: Kind, load: Fut) -> Result<Cached, E>
+    where
+        Fut: Future<Output = Result<Value, E>>,
+        E: Clone + Send + Sync + 'static,
+    {
+        self.fetch_valid(key, kind, |_| true, load).await
+    }
+
+    /// As [`Cache::fetch`], but a stored value for which `valid` is false (its file changed,
+    /// say) is dropped and loaded again.
+    pub async fn fetch_valid<V, Fut, E>(
         &self,
-        kind: Kind,
         key: &str,
+        kind: Kind,
         valid: V,
-        load: F,
+        load: Fut,
     ) -> Result<Cached, E>
     where
         V: Fn(&Value) -> bool,
-        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: Clone + Send + Sync + 'static,
     {
         if !self.caches(kind) {
-            return load().await.map(|value| Cached {
+            return load.await.map(|value| Cached {
                 value: Arc::new(value),
                 ttl_left: Duration::ZERO,
                 hit: false,
@@ -253,7 +267,7 @@ impl Cache {
             let Ok(flight) = existing.downcast::<Flight<E>>() else {
                 // The same key loaded with another error type: a caller's mistake; load alone.
                 let generation = inner.generation.load(Ordering::Acquire);
-                let value = load().await?;
+                let value = load.await?;
                 return Ok(self.store(full, kind, value, generation));
             };
             if !counted {
@@ -278,7 +292,7 @@ impl Cache {
             flight: &leader,
         };
         let generation = inner.generation.load(Ordering::Acquire);
-        let outcome = match load().await {
+        let outcome = match load.await {
             Ok(value) => Ok(self.store(full.clone(), kind, value, generation)),
             Err(e) => Err(e),
         };

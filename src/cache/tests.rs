@@ -32,7 +32,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// Loads `value` through `cache`, counting loads in `loads`.
 async fn load(cache: &Cache, kind: Kind, key: &str, value: Value, loads: &AtomicUsize) -> Cached {
     cache
-        .get_or_load(kind, key, || async {
+        .fetch(key, kind, async {
             loads.fetch_add(1, Ordering::SeqCst);
             Ok::<_, String>(value)
         })
@@ -126,7 +126,7 @@ fn errors_reach_the_caller_and_are_not_stored() {
     block_on(async {
         for _ in 0..2 {
             let r = cache
-                .get_or_load(Kind::Backend, "k", || async {
+                .fetch("k", Kind::Backend, async {
                     loads.fetch_add(1, Ordering::SeqCst);
                     Err::<Value, _>("backend down".to_string())
                 })
@@ -153,7 +153,7 @@ fn fifty_concurrent_misses_on_four_threads_make_one_load() {
                         (cache.clone(), loads.clone(), released.clone());
                     async move {
                         cache
-                            .get_or_load(Kind::Backend, "shared", || async move {
+                            .fetch("shared", Kind::Backend, async move {
                                 loads.fetch_add(1, Ordering::SeqCst);
                                 // Hold the load open until every caller is waiting on it.
                                 let _ = released.wait_for(|r| *r).await;
@@ -192,17 +192,19 @@ fn fifty_concurrent_misses_on_four_threads_make_one_load() {
 fn waiters_of_a_cancelled_load_load_again() {
     let cache = Cache::new(limits(1 << 20, 100));
     block_on(async {
-        let mut leader = Box::pin(cache.get_or_load(Kind::Resource, "k", || {
-            std::future::pending::<Result<Value, String>>()
-        }));
+        let mut leader = Box::pin(cache.fetch(
+            "k",
+            Kind::Resource,
+            std::future::pending::<Result<Value, String>>(),
+        ));
         assert!((&mut leader).now_or_never().is_none());
-        let mut waiter = Box::pin(cache.get_or_load(Kind::Resource, "k", || async {
+        let mut waiter = Box::pin(cache.get_or_load("k", Kind::Resource, async {
             Ok::<_, String>(json!("second"))
         }));
         assert!((&mut waiter).now_or_never().is_none());
         drop(leader);
         let got = waiter.await.expect("the waiter loads itself");
-        assert_eq!(*got.value, json!("second"));
+        assert_eq!(*got, json!("second"));
     });
 }
 
@@ -232,12 +234,9 @@ fn invalid_values_and_invalidation_force_a_reload() {
         load(&cache, Kind::Resource, "r/a", json!(1), &loads).await;
         load(&cache, Kind::Resource, "r/b", json!(1), &loads).await;
         let stale = cache
-            .get_or_load_valid(
-                Kind::Resource,
-                "r/a",
-                |v| v != &json!(1),
-                || async { Ok::<_, String>(json!(2)) },
-            )
+            .fetch_valid("r/a", Kind::Resource, |v| v != &json!(1), async {
+                Ok::<_, String>(json!(2))
+            })
             .await
             .expect("reload");
         assert_eq!((*stale.value).clone(), json!(2));

@@ -39,7 +39,7 @@ pub fn names() -> Vec<&'static str> {
 /// a real TTL to report).
 pub async fn list(cache: &Cache) -> Cached {
     let loaded = cache
-        .get_or_load(Kind::Resource, LIST_KEY, || async {
+        .fetch(LIST_KEY, Kind::Resource, async {
             let prompts: Vec<Value> = PROMPTS.iter().map(list_entry).collect();
             Ok::<_, PromptError>(json!({"prompts": prompts}))
         })
@@ -127,27 +127,22 @@ async fn template(cache: &Cache, config: &Config, def: &'static PromptDef) -> Ca
     };
     let key = format!("prompt:{}", def.name);
     let loaded = cache
-        .get_or_load_valid(
-            Kind::Resource,
-            &key,
-            |v| v["fp"] == fp,
-            || async {
-                // The prompt names are fixed words, so the override path cannot escape the
-                // directory; an unreadable override falls back to the built-in text.
-                let text = path
-                    .as_ref()
-                    .filter(|_| !fp.is_null())
-                    .and_then(|p| match std::fs::read_to_string(p) {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            log::warn!("prompt override {} unreadable: {e}", p.display());
-                            None
-                        }
-                    })
-                    .unwrap_or_else(|| def.template.to_string());
-                Ok::<_, PromptError>(json!({"text": text, "fp": fp.clone()}))
-            },
-        )
+        .fetch_valid(&key, Kind::Resource, |v| v["fp"] == fp, async {
+            // The prompt names are fixed words, so the override path cannot escape the
+            // directory; an unreadable override falls back to the built-in text.
+            let text = path
+                .as_ref()
+                .filter(|_| !fp.is_null())
+                .and_then(|p| match std::fs::read_to_string(p) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        log::warn!("prompt override {} unreadable: {e}", p.display());
+                        None
+                    }
+                })
+                .unwrap_or_else(|| def.template.to_string());
+            Ok::<_, PromptError>(json!({"text": text, "fp": fp.clone()}))
+        })
         .await;
     loaded.unwrap_or_else(|_| Cached {
         value: std::sync::Arc::new(json!({"text": def.template})),

@@ -142,17 +142,12 @@ pub fn kb_names(config: &Config) -> Vec<String> {
 pub async fn list(cache: &Cache, config: &Config) -> Cached {
     let fp = dir_fp(config.kb_dir.as_deref());
     let result = cache
-        .get_or_load_valid(
-            Kind::Resource,
-            LIST_KEY,
-            |v| v["fp"] == fp,
-            || async {
-                let mut targets = vec![Target::RepoGraph, Target::BuildLogs, Target::KbIndex];
-                targets.extend(kb_names(config).into_iter().map(Target::Kb));
-                let entries: Vec<Value> = targets.iter().map(Target::list_entry).collect();
-                Ok::<_, ResourceError>(json!({"resources": entries, "fp": fp.clone()}))
-            },
-        )
+        .fetch_valid(LIST_KEY, Kind::Resource, |v| v["fp"] == fp, async {
+            let mut targets = vec![Target::RepoGraph, Target::BuildLogs, Target::KbIndex];
+            targets.extend(kb_names(config).into_iter().map(Target::Kb));
+            let entries: Vec<Value> = targets.iter().map(Target::list_entry).collect();
+            Ok::<_, ResourceError>(json!({"resources": entries, "fp": fp.clone()}))
+        })
         .await;
     // The loader cannot fail.
     result.unwrap_or_else(|_| Cached {
@@ -175,7 +170,7 @@ pub async fn read(
 ) -> Result<Cached, ResourceError> {
     let uri = target.uri();
     cache
-        .get_or_load_valid(Kind::Resource, &uri, still_fresh, || async {
+        .fetch_valid(&uri, Kind::Resource, still_fresh, async {
             let sources = sources(config, target)?;
             let fp = fingerprints(&sources);
             let text = load_text(config, target)?;
