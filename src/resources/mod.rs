@@ -304,6 +304,40 @@ fn dir_fp(dir: Option<&Path>) -> Value {
 mod tests {
     use super::*;
 
+    fn config(env: &[(&str, &str)], cwd: &Path) -> Config {
+        let env: std::collections::HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| env.get(k).cloned();
+        let flags = std::collections::HashMap::new();
+        Config::load(
+            &crate::config::Sources {
+                flags: &flags,
+                env: &lookup,
+            },
+            cwd,
+        )
+        .expect("config")
+    }
+
+    #[test]
+    fn the_build_log_tail_starts_on_a_character_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        // "é" is two bytes: the 5-byte tail of "aééxy" starts inside the first é.
+        std::fs::write(dir.path().join("b.log"), "aééxy").unwrap();
+        let c = config(
+            &[
+                ("IDE_AGENTS_BUILD_LOG", "b.log"),
+                ("IDE_AGENTS_BUILD_LOG_TAIL_BYTES", "5"),
+            ],
+            dir.path(),
+        );
+        assert_eq!(build_log_tail(&c), "éxy");
+        let c = config(&[("IDE_AGENTS_BUILD_LOG", "missing.log")], dir.path());
+        assert!(build_log_tail(&c).contains("cannot be read yet"));
+    }
+
     #[test]
     fn uris_and_names_parse_to_the_same_target() {
         assert_eq!(
