@@ -5,10 +5,14 @@
 pub mod actors;
 pub mod approvals;
 pub mod backend;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod prompts;
 pub mod protocol;
+pub mod reload;
+pub mod resources;
 pub mod shared;
 pub mod tools;

@@ -1,13 +1,16 @@
 //! State every worker reads: configuration, the tool catalog, and counters.
 //! Only atomics and immutable data live here, so reading it never waits on another thread.
 
+use crate::actors::cache::CacheActor;
 use crate::actors::control::Control;
 use crate::approvals::Approvals;
 use crate::backend::breaker::Breaker;
 use crate::backend::health::HealthBoard;
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::tools::{Catalog, GroupId};
 use dashmap::DashMap;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -27,6 +30,10 @@ pub struct Shared {
     pub approvals: Approvals,
     /// How a worker reaches the root supervisor (stop, reload); set once it runs.
     pub control: OnceLock<Control>,
+    /// The one cache every worker reads through (schemas, resources, prompts, lookups).
+    pub cache: Cache,
+    /// The actor that expires entries and watches subscribed resources; set once at start.
+    pub cache_actor: OnceLock<actix::Addr<CacheActor>>,
 }
 
 impl Shared {
@@ -40,7 +47,10 @@ impl Shared {
             },
             config.page_size,
         );
+        let cache = Cache::from_config(&config);
         Shared {
+            cache,
+            cache_actor: OnceLock::new(),
             config,
             catalog,
             started: Instant::now(),

@@ -24,7 +24,15 @@ fn python() -> PathBuf {
 
 #[test]
 fn the_official_python_sdk_lists_and_calls_tools_through_connect() {
-    let d = daemon().start();
+    // The script reads this snippet back through the SDK.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("kb")).expect("kb dir");
+    std::fs::write(
+        dir.path().join("kb/intro.md"),
+        "# Intro\n\nThe interop snippet body.\n",
+    )
+    .expect("kb snippet");
+    let d = daemon().dir(dir).env("IDE_AGENTS_KB_DIR", "kb").start();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sdk_client.py");
     let out = Command::new(python())
         .arg(script)
@@ -40,4 +48,5 @@ fn the_official_python_sdk_lists_and_calls_tools_through_connect() {
     );
     assert!(stdout.contains("legacy: protocol 2025-11-25"), "{stdout}");
     assert!(stdout.contains("auto: protocol 2026-07-28"), "{stdout}");
+    assert!(stdout.contains("resources ok, prompts ok"), "{stdout}");
 }

@@ -2,6 +2,8 @@
 //! (the worker's supervisor), its tool-group actors, and one session per connection.
 
 pub mod backend_pool;
+pub mod cache;
+pub mod content;
 pub mod control;
 pub mod drain;
 pub mod read_gate;
@@ -9,6 +11,7 @@ pub mod respond;
 pub mod router;
 pub mod session;
 pub mod shutdown;
+pub mod subscriptions;
 pub mod supervisor;
 pub mod tool_group;
 pub mod watchdog;

@@ -249,6 +249,8 @@ impl Handler<Reload> for Router {
     type Result = ();
 
     fn handle(&mut self, _msg: Reload, _ctx: &mut Context<Self>) {
+        // The cache is shared, so every worker clearing it is harmless and needs no leader.
+        crate::reload::reload(&self.shared);
         log::debug!("worker reloaded");
     }
 }
@@ -271,6 +273,9 @@ impl Handler<Dispatch> for Router {
             }
             method @ ("ide-agents/stop" | "ide-agents/reload") => {
                 Respond::from_future(super::control::serve(&self.shared, method))
+            }
+            m if super::content::serves(m) => {
+                Respond::from_future(super::content::serve(self.shared.clone(), request, era))
             }
             other => ready(Err(RpcError::method_not_found(other))),
         }

@@ -147,6 +147,16 @@ impl Session {
                     let result = set_log_level(&req);
                     self.respond(&req.id, result, Some(era));
                 }
+                // Subscriptions belong to the connection, so the session answers them.
+                Ok(era)
+                    if matches!(
+                        req.method.as_str(),
+                        "resources/subscribe" | "resources/unsubscribe"
+                    ) =>
+                {
+                    let result = self.subscription(&req, era, ctx);
+                    self.respond(&req.id, result, Some(era));
+                }
                 Ok(era) => self.dispatch(req, era, ctx),
             },
         }
@@ -289,6 +299,34 @@ impl Session {
             );
             ctx.stop();
         }));
+    }
+}
+
+impl Session {
+    /// `resources/subscribe` / `resources/unsubscribe` (legacy sessions): registers this
+    /// session with the cache actor, which sends `notifications/resources/updated`.
+    fn subscription(&mut self, req: &Request, era: Era, ctx: &mut Context<Self>) -> RpcResult {
+        let notify = ctx.address().recipient();
+        super::subscriptions::handle(&self.shared, self.id, req, era, notify)
+    }
+}
+
+/// A server-to-client notification for this session's connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Notify {
+    pub method: &'static str,
+    pub params: Value,
+}
+
+impl Handler<Notify> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Notify, _ctx: &mut Context<Self>) {
+        if !self.writer.closed() {
+            let line = jsonrpc::encode_notification(msg.method, &msg.params);
+            self.write(&line);
+        }
     }
 }
 

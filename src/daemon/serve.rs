@@ -54,6 +54,9 @@ async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String>
         })
         .collect();
     let routers: Vec<Addr<Router>> = workers.iter().map(|w| w.router.clone()).collect();
+    // The cache's background work (expiry, subscribed-file polling) runs on this thread.
+    let cache_actor = crate::actors::cache::CacheActor::new(shared.clone()).start();
+    let _ = shared.cache_actor.set(cache_actor);
     let supervisor = Supervisor::new(shared.clone(), workers, listener).start();
     let _ = shared.control.set(Control {
         stop: supervisor.clone().recipient(),

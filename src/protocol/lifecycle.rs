@@ -24,6 +24,9 @@ pub struct ServerInfo {
 pub fn capabilities() -> Value {
     json!({
         "tools": {"listChanged": true},
+        "resources": {"subscribe": true, "listChanged": true},
+        "prompts": {"listChanged": true},
+        "completions": {},
         "logging": {},
     })
 }
@@ -106,6 +109,10 @@ mod tests {
             json!({"name": "ide-agentsd", "version": "1.2.3"})
         );
         assert_eq!(r["capabilities"]["tools"]["listChanged"], true);
+        assert_eq!(r["capabilities"]["resources"]["subscribe"], true);
+        assert_eq!(r["capabilities"]["resources"]["listChanged"], true);
+        assert_eq!(r["capabilities"]["prompts"]["listChanged"], true);
+        assert_eq!(r["capabilities"]["completions"], json!({}));
         assert_eq!(r["instructions"], "hi");
     }
 

@@ -1,13 +1,15 @@
 //! The core group: tools that describe and check the daemon itself.
 
 use super::backend::BackendTools;
-use super::spec::{Annotations, GroupId, ToolSpec, no_arguments};
-use super::{ToolCall, ToolError, ToolFuture, ToolGroup, ToolResult};
+use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
+use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, ToolResult, arg_str};
 use crate::actors::backend_pool::BackendPool;
 use crate::clock;
+use crate::prompts::{self, PromptError};
+use crate::resources::{self, ResourceError, Target};
 use crate::shared::Shared;
 use actix::Addr;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -17,8 +19,11 @@ pub use crate::protocol::lifecycle::SERVER_VERSION as VERSION;
 pub const SUMMARY: &str = "ide-agentsd is the local MCP server for this user's IDE agents. \
 It offers tools to check the daemon (ide_agents_health, ide_agents_healthz), to run approved \
 commands and read documentation through the agents backend, to rank GitHub repositories and \
-issues, and (when ULTRA is enabled) ML scoring tools. Commands that change things need the \
-user's approval: `ide-agentsd approve <action_id>`.";
+issues, and (when ULTRA is enabled) ML scoring tools. Resources: repo.graph (the workspace \
+graph), build.logs (the build log tail) and kb.snippet/{name} (knowledge-base snippets). \
+Prompts: diff_review, test_failures, hotfix_plan, rank_github_repos, rank_github_all, \
+rank_top_bug_prs. Commands that change things need the user's approval: \
+`ide-agentsd approve <action_id>`.";
 
 pub fn specs() -> Vec<ToolSpec> {
     let core = |name, description| ToolSpec {
@@ -41,6 +46,50 @@ pub fn specs() -> Vec<ToolSpec> {
             "ide_agents_health",
             "Daemon health: version, tool groups, and the backend's last probed state (never waits on the backend).",
         ),
+        ToolSpec {
+            input_schema: object_schema(
+                json!({
+                    "method": {"type": "string", "enum": ["list", "get"], "default": "list",
+                               "description": "list the resources, or get one by name"},
+                    "name": {"type": "string",
+                             "description": "for get: repo.graph, build.logs, kb.snippet or kb.snippet/<name> (or the full ide-agents:// URI)"},
+                }),
+                &[],
+            ),
+            ..core(
+                "ide_agents_resource",
+                "The MCP resources as a tool: list them, or get one's content (the workspace graph, the build log tail, knowledge-base snippets).",
+            )
+        },
+        ToolSpec {
+            input_schema: object_schema(
+                json!({
+                    "method": {"type": "string", "enum": ["list", "get"], "default": "list",
+                               "description": "list the prompts, or get one rendered"},
+                    "name": {"type": "string",
+                             "description": "for get: the prompt name, with or without a leading /"},
+                    "arguments": {"type": "object",
+                                  "description": "for get: the prompt's arguments, strings by name"},
+                }),
+                &[],
+            ),
+            ..core(
+                "ide_agents_prompt",
+                "The MCP prompts as a tool: list them, or get one rendered with its arguments.",
+            )
+        },
+        ToolSpec {
+            annotations: Annotations {
+                read_only: false,
+                destructive: false,
+                idempotent: true,
+                open_world: false,
+            },
+            ..core(
+                "ide_agents_reload",
+                "Clear the daemon's caches and re-read resource and prompt files and the anomaly thresholds.",
+            )
+        },
     ]
 }
 
@@ -55,15 +104,83 @@ impl CoreTools {
         CoreTools { shared, backend }
     }
 
-    fn server_instructions(&self) -> ToolResult {
-        let tools: Vec<&str> = self.shared.catalog.tools().iter().map(|t| t.name).collect();
+    async fn server_instructions(shared: Arc<Shared>) -> ToolResult {
+        let tools: Vec<&str> = shared.catalog.tools().iter().map(|t| t.name).collect();
+        let listed = resources::list(&shared.cache, &shared.config).await;
         Ok(json!({
             "version": VERSION,
             "summary": SUMMARY,
             "tools": tools,
-            "resources": [],
-            "prompts": [],
+            "resources": resource_names(&listed.value),
+            "prompts": prompts::names(),
         }))
+    }
+
+    /// `ide_agents_resource`: the same listing and content as `resources/list` and
+    /// `resources/read`.
+    async fn resource(shared: Arc<Shared>, args: Map<String, Value>) -> ToolResult {
+        match arg_str(&args, "method").unwrap_or("list") {
+            "list" => {
+                let listed = resources::list(&shared.cache, &shared.config).await;
+                let entries: Vec<Value> = listed.value["resources"]
+                    .as_array()
+                    .map(|all| {
+                        all.iter()
+                            .map(|r| json!({"name": r["name"], "uri": r["uri"]}))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(json!({"resources": entries}))
+            }
+            _ => {
+                let name = arg_str(&args, "name").ok_or_else(|| {
+                    ToolError::invalid_arguments(
+                        "ide_agents_resource get needs `name` (method list shows the names)",
+                    )
+                })?;
+                let target = Target::parse(name).ok_or_else(|| unknown_resource(name))?;
+                // Telemetry: the resource-read span belongs around this call, as for MCP.
+                match resources::read(&shared.cache, &shared.config, &target).await {
+                    Ok(read) => Ok(json!({"name": target.name(), "content": read.value["text"]})),
+                    Err(ResourceError::NotFound(m)) => {
+                        Err(ToolError::new(ErrorCode::NotFound, m).with("name", name))
+                    }
+                    Err(ResourceError::Unreadable(m)) => {
+                        Err(ToolError::new(ErrorCode::NotFound, m).with("name", name))
+                    }
+                }
+            }
+        }
+    }
+
+    /// `ide_agents_prompt`: the same listing and rendering as `prompts/list` and `prompts/get`.
+    async fn prompt(shared: Arc<Shared>, args: Map<String, Value>) -> ToolResult {
+        match arg_str(&args, "method").unwrap_or("list") {
+            "list" => Ok((*prompts::list(&shared.cache).await.value).clone()),
+            _ => {
+                let name = arg_str(&args, "name").ok_or_else(|| {
+                    ToolError::invalid_arguments(
+                        "ide_agents_prompt get needs `name` (method list shows the names)",
+                    )
+                })?;
+                let arguments = match args.get("arguments") {
+                    Some(Value::Object(a)) => a.clone(),
+                    _ => Map::new(),
+                };
+                // Telemetry: the prompt-get span belongs around this call, as for MCP.
+                match prompts::get(&shared.cache, &shared.config, name, &arguments).await {
+                    Ok((mut result, _)) => {
+                        let bare = name.strip_prefix('/').unwrap_or(name);
+                        result["name"] = bare.into();
+                        Ok(result)
+                    }
+                    Err(PromptError::Unknown(m)) => {
+                        Err(ToolError::new(ErrorCode::NotFound, m).with("name", name))
+                    }
+                    Err(PromptError::BadArguments(m)) => Err(ToolError::invalid_arguments(m)),
+                }
+            }
+        }
     }
 
     /// From the background probe's last result: never waits on the backend. `ok` is false
@@ -85,13 +202,40 @@ impl CoreTools {
     }
 }
 
+fn resource_names(listed: &Value) -> Vec<Value> {
+    listed["resources"]
+        .as_array()
+        .map(|all| all.iter().map(|r| r["name"].clone()).collect())
+        .unwrap_or_default()
+}
+
+fn unknown_resource(name: &str) -> ToolError {
+    ToolError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no resource {name:?}: use repo.graph, build.logs, kb.snippet or kb.snippet/<name> \
+             (method list shows them)"
+        ),
+    )
+    .with("name", name)
+}
+
 impl ToolGroup for CoreTools {
     fn call(&mut self, call: ToolCall) -> ToolFuture {
         if BackendTools::handles(call.tool.name) {
             return self.backend.call(call);
         }
+        let shared = self.shared.clone();
+        match call.tool.name {
+            "ide_agents_server_instructions" => {
+                return Box::pin(Self::server_instructions(shared));
+            }
+            "ide_agents_resource" => return Box::pin(Self::resource(shared, call.args)),
+            "ide_agents_prompt" => return Box::pin(Self::prompt(shared, call.args)),
+            _ => {}
+        }
         let result = match call.tool.name {
-            "ide_agents_server_instructions" => self.server_instructions(),
+            "ide_agents_reload" => Ok(crate::reload::reload(&self.shared)),
             "ide_agents_healthz" => Ok(json!({
                 "status": "live",
                 "time": clock::rfc3339_utc(clock::epoch_millis()),

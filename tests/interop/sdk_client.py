@@ -11,6 +11,9 @@ import sys
 
 from mcp import Client, StdioServerParameters
 
+SNIPPET_URI = "ide-agents://kb.snippet/intro"
+SNIPPET_MARK = "interop snippet body"
+
 
 async def check(binary: str, socket: str, mode: str) -> None:
     params = StdioServerParameters(command=binary, args=["connect", "--socket", socket])
@@ -32,7 +35,37 @@ async def check(binary: str, socket: str, mode: str) -> None:
         failed = await client.call_tool("ide_agents_no_such_tool", {})
         assert failed.is_error, failed
         assert failed.structured_content["error"]["code"] == "unknown_tool", failed
-        print(f"{mode}: protocol {client.protocol_version}, {len(names)} tools, healthz ok")
+
+        await check_resources_and_prompts(client)
+        print(
+            f"{mode}: protocol {client.protocol_version}, {len(names)} tools, healthz ok, "
+            "resources ok, prompts ok"
+        )
+
+
+async def check_resources_and_prompts(client: Client) -> None:
+    """The test puts kb/intro.md (containing SNIPPET_MARK) in the daemon's kb directory."""
+    listed = await client.list_resources()
+    uris = [str(r.uri) for r in listed.resources]
+    for uri in ("ide-agents://repo.graph", "ide-agents://build.logs", SNIPPET_URI):
+        assert uri in uris, uris
+
+    read = await client.read_resource(SNIPPET_URI)
+    text = read.contents[0].text
+    assert SNIPPET_MARK in text, text
+    graph = await client.read_resource("ide-agents://repo.graph")
+    assert '"nodes"' in graph.contents[0].text, graph
+
+    templates = await client.list_resource_templates()
+    assert templates.resource_templates[0].uri_template == "ide-agents://kb.snippet/{name}"
+
+    prompts = await client.list_prompts()
+    prompt_names = [p.name for p in prompts.prompts]
+    assert "diff_review" in prompt_names and "rank_top_bug_prs" in prompt_names, prompt_names
+    got = await client.get_prompt("diff_review", {"diff": "+interop added line"})
+    message = got.messages[0]
+    assert message.role == "user", message
+    assert "+interop added line" in message.content.text, message
 
 
 async def main() -> None:

@@ -1,0 +1,170 @@
+//! The resource, prompt and completion methods the router serves: `resources/list`,
+//! `resources/templates/list`, `resources/read`, `prompts/list`, `prompts/get`,
+//! `completion/complete`. The content comes from `resources` and `prompts` (the same code
+//! the `ide_agents_resource` / `ide_agents_prompt` tools use); this file shapes it for MCP.
+//!
+//! Stateless-era results carry `ttlMs`, the real time left on the cached item, and
+//! `cacheScope: "private"`.
+
+use super::router::{Reply, RpcResult};
+use super::subscriptions::not_found;
+use crate::cache::Kind;
+use crate::prompts::{self, PromptError};
+use crate::protocol::cursor;
+use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
+use crate::protocol::version::Era;
+use crate::resources::{self, ResourceError, SCHEME, Target};
+use crate::shared::Shared;
+use actix::ResponseFuture;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Whether the router should hand `method` to [`serve`].
+pub fn serves(method: &str) -> bool {
+    matches!(
+        method,
+        "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "prompts/list"
+            | "prompts/get"
+            | "completion/complete"
+    )
+}
+
+pub fn serve(shared: Arc<Shared>, req: Request, era: Era) -> ResponseFuture<Option<RpcResult>> {
+    Box::pin(async move {
+        let result = match req.method.as_str() {
+            "resources/list" => resources_list(&shared, &req, era).await,
+            "resources/templates/list" => templates_list(&shared, &req, era),
+            // Telemetry: one span per resources/read (SPEC §8.1) belongs around this call.
+            "resources/read" => resources_read(&shared, &req, era).await,
+            "prompts/list" => prompts_list(&shared, &req, era).await,
+            // Telemetry: one span per prompts/get belongs around this call.
+            "prompts/get" => prompts_get(&shared, &req, era).await,
+            "completion/complete" => {
+                prompts::complete::complete(&shared.config, req.params.as_ref())
+                    .map(Reply::Value)
+                    .map_err(RpcError::invalid_params)
+            }
+            other => Err(RpcError::method_not_found(other)),
+        };
+        Some(result)
+    })
+}
+
+fn param<'a>(req: &'a Request, name: &str) -> Option<&'a Value> {
+    req.params.as_ref().and_then(|p| p.get(name))
+}
+
+fn cursor_param(req: &Request) -> Result<Option<&str>, RpcError> {
+    match param(req, "cursor") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(c)) => Ok(Some(c)),
+        Some(other) => Err(RpcError::invalid_params(format!(
+            "cursor must be a string, got {other}"
+        ))),
+    }
+}
+
+/// One page of `items` under `key`, with `nextCursor` when more remain.
+fn paged(
+    shared: &Shared,
+    req: &Request,
+    list: &str,
+    key: &str,
+    items: &[Value],
+) -> Result<Value, RpcError> {
+    let (page, next) = cursor::page(list, items, cursor_param(req)?, shared.config.page_size)
+        .map_err(RpcError::invalid_params)?;
+    let mut result = json!({ key: page });
+    if let Some(next) = next {
+        result["nextCursor"] = next.into();
+    }
+    Ok(result)
+}
+
+/// Adds the stateless era's cache hints.
+fn with_ttl(mut result: Value, era: Era, ttl_left: Duration) -> Reply {
+    if era.is_modern() {
+        result["ttlMs"] = (ttl_left.as_millis() as u64).into();
+        result["cacheScope"] = "private".into();
+    }
+    Reply::Value(result)
+}
+
+async fn resources_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
+    let listed = resources::list(&shared.cache, &shared.config).await;
+    let items = listed.value["resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let result = paged(shared, req, "resources", "resources", &items)?;
+    Ok(with_ttl(result, era, listed.ttl_left))
+}
+
+fn templates_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
+    let result = paged(
+        shared,
+        req,
+        "templates",
+        "resourceTemplates",
+        &resources::templates(),
+    )?;
+    // Fixed for the daemon's life: cached by clients like schemas.
+    Ok(with_ttl(result, era, shared.cache.ttl(Kind::Schema)))
+}
+
+async fn resources_read(shared: &Shared, req: &Request, era: Era) -> RpcResult {
+    let uri = param(req, "uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params("resources/read needs params.uri, a string"))?;
+    let target = uri
+        .starts_with(SCHEME)
+        .then(|| Target::parse(uri))
+        .flatten()
+        .ok_or_else(|| not_found(uri, era))?;
+    match resources::read(&shared.cache, &shared.config, &target).await {
+        Ok(read) => {
+            let v = &read.value;
+            let result = json!({
+                "contents": [{"uri": uri, "mimeType": v["mimeType"], "text": v["text"]}],
+            });
+            Ok(with_ttl(result, era, read.ttl_left))
+        }
+        Err(ResourceError::NotFound(_)) => Err(not_found(uri, era)),
+        Err(e @ ResourceError::Unreadable(_)) => Err(RpcError::new(INTERNAL_ERROR, e.message())),
+    }
+}
+
+async fn prompts_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
+    let listed = prompts::list(&shared.cache).await;
+    let items = listed.value["prompts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let result = paged(shared, req, "prompts", "prompts", &items)?;
+    Ok(with_ttl(result, era, listed.ttl_left))
+}
+
+async fn prompts_get(shared: &Shared, req: &Request, era: Era) -> RpcResult {
+    let name = param(req, "name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params("prompts/get needs params.name, a string"))?;
+    let arguments = match param(req, "arguments") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(a)) => a.clone(),
+        Some(other) => {
+            return Err(RpcError::invalid_params(format!(
+                "prompts/get params.arguments must be an object, got {other}"
+            )));
+        }
+    };
+    match prompts::get(&shared.cache, &shared.config, name, &arguments).await {
+        Ok((result, ttl_left)) => Ok(with_ttl(result, era, ttl_left)),
+        Err(PromptError::Unknown(m) | PromptError::BadArguments(m)) => {
+            Err(RpcError::invalid_params(m))
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Resources through the real daemon: listing, pagination, reading in both eras, both forms
+//! (MCP method and `ide_agents_resource`), confinement, subscriptions, cache hints, reload.
+
+mod common;
+
+use common::{Client, Daemon, daemon};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const INTRO: &str = "# Intro\n\nThe first snippet.\n";
+
+/// A daemon whose working directory holds a kb directory, a build log and a workspace.
+fn daemon_with_content(extra: &[(&str, &str)]) -> Daemon {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("kb")).unwrap();
+    std::fs::write(root.join("kb/intro.md"), INTRO).unwrap();
+    std::fs::write(root.join("kb/guide.md"), "# Guide\n").unwrap();
+    std::fs::write(root.join("kb/notes.txt"), "not markdown").unwrap();
+    std::fs::write(root.join("secret.md"), "TOP SECRET").unwrap();
+    std::os::unix::fs::symlink(root.join("secret.md"), root.join("kb/escape.md")).unwrap();
+    std::fs::create_dir_all(root.join("ws/src")).unwrap();
+    std::fs::create_dir_all(root.join("ws/ignored")).unwrap();
+    std::fs::write(root.join("ws/.gitignore"), "ignored/\n").unwrap();
+    std::fs::write(root.join("ws/src/lib.rs"), "").unwrap();
+    std::fs::write(root.join("ws/ignored/big.bin"), "").unwrap();
+    std::fs::write(root.join("build.log"), "0123456789abcdefghij").unwrap();
+    let mut b = daemon()
+        .dir(dir)
+        .env("IDE_AGENTS_KB_DIR", "kb")
+        .env("IDE_AGENTS_WORKSPACE", "ws")
+        .env("IDE_AGENTS_BUILD_LOG", "build.log")
+        .env("IDE_AGENTS_BUILD_LOG_TAIL_BYTES", "10");
+    for (k, v) in extra {
+        b = b.env(k, *v);
+    }
+    b.start()
+}
+
+fn kb(d: &Daemon) -> std::path::PathBuf {
+    d.dir.path().join("kb")
+}
+
+/// Every resource of `resources/list`, following `nextCursor`.
+fn list_all(c: &mut Client, modern: bool) -> (Vec<Value>, usize) {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let r = if modern {
+            c.call_modern("resources/list", params)
+        } else {
+            c.call("resources/list", params)
+        };
+        let result = &r["result"];
+        all.extend(result["resources"].as_array().expect("resources").clone());
+        pages += 1;
+        match result["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return (all, pages),
+        }
+    }
+}
+
+fn read_text(c: &mut Client, uri: &str) -> String {
+    let r = c.call_modern("resources/read", json!({"uri": uri}));
+    r["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text for {uri}: {r}"))
+        .to_string()
+}
+
+#[test]
+fn resources_are_listed_in_order_and_paginated() {
+    let d = daemon_with_content(&[("IDE_AGENTS_PAGE_SIZE", "2")]);
+    let mut c = d.client();
+    let (all, pages) = list_all(&mut c, true);
+    let names: Vec<&str> = all.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    // Hidden, non-markdown and escaping files are not listed.
+    assert_eq!(
+        names,
+        [
+            "repo.graph",
+            "build.logs",
+            "kb.snippet",
+            "kb.snippet/guide",
+            "kb.snippet/intro"
+        ]
+    );
+    assert_eq!(pages, 3);
+    assert_eq!(all[4]["uri"], "ide-agents://kb.snippet/intro");
+    assert_eq!(all[4]["mimeType"], "text/markdown");
+    let bad = c.call_modern("resources/list", json!({"cursor": "prompts:2"}));
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    let t = c.call_modern("resources/templates/list", json!({}));
+    assert_eq!(
+        t["result"]["resourceTemplates"][0]["uriTemplate"],
+        "ide-agents://kb.snippet/{name}"
+    );
+    // The tool form lists the same names in the same order, unpaginated.
+    let tool = c.call_tool("ide_agents_resource", json!({}));
+    let tool_names: Vec<&str> = tool["structuredContent"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tool_names, names);
+}
+
+#[test]
+fn every_resource_reads_the_same_through_the_method_and_the_tool() {
+    let d = daemon_with_content(&[]);
+    let mut c = d.client();
+    let (all, _) = list_all(&mut c, true);
+    for r in &all {
+        let uri = r["uri"].as_str().unwrap();
+        let name = r["name"].as_str().unwrap();
+        let method_text = read_text(&mut c, uri);
+        let tool = c.call_tool(
+            "ide_agents_resource",
+            json!({"method": "get", "name": name}),
+        );
+        assert_eq!(tool["isError"], false, "{tool}");
+        assert_eq!(tool["structuredContent"]["name"], name);
+        assert_eq!(
+            tool["structuredContent"]["content"], method_text,
+            "{name} differs"
+        );
+    }
+    assert_eq!(read_text(&mut c, "ide-agents://kb.snippet/intro"), INTRO);
+    // The last 10 bytes of the build log.
+    assert_eq!(read_text(&mut c, "ide-agents://build.logs"), "abcdefghij");
+    let index = read_text(&mut c, "ide-agents://kb.snippet");
+    assert!(index.contains("ide-agents://kb.snippet/guide"), "{index}");
+    let graph: Value = serde_json::from_str(&read_text(&mut c, "ide-agents://repo.graph")).unwrap();
+    let ids: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [".", "src", "src/lib.rs"], "{graph}");
+    assert_eq!(graph["truncated"], false);
+}
+
+#[test]
+fn the_graph_is_capped_and_the_build_log_has_a_placeholder_when_unset() {
+    let d = daemon().env("IDE_AGENTS_REPO_GRAPH_MAX_NODES", "2").start();
+    let mut c = d.client();
+    let graph: Value = serde_json::from_str(&read_text(&mut c, "ide-agents://repo.graph")).unwrap();
+    assert_eq!(graph["truncated"], true);
+    assert_eq!(graph["node_count"], 2);
+    let log = read_text(&mut c, "ide-agents://build.logs");
+    assert!(log.contains("IDE_AGENTS_BUILD_LOG"), "{log}");
+}
+
+#[test]
+fn names_outside_the_kb_directory_are_refused_in_both_forms() {
+    let d = daemon_with_content(&[]);
+    let mut legacy = d.initialized_client();
+    let mut modern = d.client();
+    let attempts = [
+        "ide-agents://kb.snippet/../secret",
+        "ide-agents://kb.snippet/..%2fsecret",
+        "ide-agents://kb.snippet//etc/passwd",
+        "ide-agents://kb.snippet/escape",
+        "ide-agents://kb.snippet/missing",
+        "ide-agents://nope",
+        "file:///etc/passwd",
+    ];
+    for uri in attempts {
+        let r = legacy.call("resources/read", json!({"uri": uri}));
+        assert_eq!(r["error"]["code"], -32002, "{uri}: {r}");
+        let r = modern.call_modern("resources/read", json!({"uri": uri}));
+        assert_eq!(r["error"]["code"], -32602, "{uri}: {r}");
+        assert!(!r.to_string().contains("TOP SECRET"));
+        let name = uri.strip_prefix("ide-agents://").unwrap_or(uri);
+        let t = modern.call_tool(
+            "ide_agents_resource",
+            json!({"method": "get", "name": name}),
+        );
+        assert_eq!(t["isError"], true, "{name}: {t}");
+        assert_eq!(t["structuredContent"]["error"]["code"], "not_found", "{t}");
+        assert!(!t.to_string().contains("TOP SECRET"));
+    }
+    let t = modern.call_tool("ide_agents_resource", json!({"method": "get"}));
+    assert_eq!(
+        t["structuredContent"]["error"]["code"], "invalid_arguments",
+        "{t}"
+    );
+}
+
+/// Reads the next notification named `method`, skipping anything else (bounded by the
+/// client's read timeout).
+fn wait_for_notification(c: &mut Client, method: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        assert!(Instant::now() < deadline, "no {method} notification");
+        let msg = c.read().expect("daemon closed the connection");
+        if msg["method"] == method {
+            return msg;
+        }
+    }
+}
+
+#[test]
+fn a_changed_file_is_read_fresh_and_its_subscribers_are_notified() {
+    let d = daemon_with_content(&[]);
+    let uri = "ide-agents://kb.snippet/intro";
+    let mut watcher = d.initialized_client();
+    let mut reader = d.client();
+    assert_eq!(read_text(&mut reader, uri), INTRO);
+    let r = watcher.call("resources/subscribe", json!({"uri": uri}));
+    assert_eq!(r["result"], json!({}), "{r}");
+    // Subscribing to what does not exist is the unknown-resource error.
+    let r = watcher.call(
+        "resources/subscribe",
+        json!({"uri": "ide-agents://kb.snippet/../secret"}),
+    );
+    assert_eq!(r["error"]["code"], -32002, "{r}");
+
+    std::fs::write(
+        kb(&d).join("intro.md"),
+        "# Intro\n\nRewritten, longer than before.\n",
+    )
+    .unwrap();
+    // The very next read is fresh: reads check the file, they do not wait for the poll.
+    assert!(read_text(&mut reader, uri).contains("Rewritten"));
+    let n = wait_for_notification(&mut watcher, "notifications/resources/updated");
+    assert_eq!(n["params"]["uri"], uri);
+
+    // A new snippet changes the list: subscribed sessions hear of it.
+    std::fs::write(kb(&d).join("added.md"), "# Added\n").unwrap();
+    wait_for_notification(&mut watcher, "notifications/resources/list_changed");
+    let (all, _) = list_all(&mut reader, true);
+    assert!(all.iter().any(|r| r["name"] == "kb.snippet/added"));
+
+    let r = watcher.call("resources/unsubscribe", json!({"uri": uri}));
+    assert_eq!(r["result"], json!({}));
+    // Subscriptions are a legacy-session feature.
+    let r = reader.call_modern("resources/subscribe", json!({"uri": uri}));
+    assert_eq!(r["error"]["code"], -32601, "{r}");
+}
+
+#[test]
+fn stateless_results_carry_a_real_decreasing_ttl() {
+    let d = daemon_with_content(&[]);
+    let mut c = d.client();
+    let uri = "ide-agents://kb.snippet/intro";
+    let first = c.call_modern("resources/read", json!({"uri": uri}));
+    let ttl = |r: &Value| {
+        r["result"]["ttlMs"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{r}"))
+    };
+    let t1 = ttl(&first);
+    assert!(t1 > 0 && t1 <= 60_000, "{first}");
+    assert_eq!(first["result"]["cacheScope"], "private");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let t2 = loop {
+        let again = ttl(&c.call_modern("resources/read", json!({"uri": uri})));
+        if again < t1 {
+            break again;
+        }
+        assert!(Instant::now() < deadline, "ttlMs never decreased from {t1}");
+    };
+    assert!(t2 < t1);
+    let listed = c.call_modern("resources/list", json!({}));
+    assert!(ttl(&listed) <= 60_000);
+    let prompts = c.call_modern("prompts/list", json!({}));
+    assert!(ttl(&prompts) <= 60_000);
+    // Legacy results carry no hints.
+    let mut legacy = d.initialized_client();
+    let r = legacy.call("resources/read", json!({"uri": uri}));
+    assert!(r["result"].get("ttlMs").is_none(), "{r}");
+
+    // A reload drops the cache: the next read is a fresh load with the whole TTL again.
+    let reload = c.call_tool("ide_agents_reload", json!({}));
+    let s = &reload["structuredContent"];
+    assert_eq!(s["reloaded"], true, "{reload}");
+    assert_eq!(
+        s["thresholds"],
+        json!({"rate_limited": 10, "approval_requested": 20, "tool_failure": 15})
+    );
+    let after = ttl(&c.call_modern("resources/read", json!({"uri": uri})));
+    assert_eq!(after, 60_000);
+}
+
+#[test]
+fn capabilities_and_instructions_name_resources_and_prompts() {
+    let d = daemon_with_content(&[]);
+    let mut c = d.client();
+    let r = c.call(
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+    );
+    let caps = &r["result"]["capabilities"];
+    assert_eq!(
+        caps["resources"],
+        json!({"subscribe": true, "listChanged": true})
+    );
+    assert_eq!(caps["prompts"], json!({"listChanged": true}));
+    assert_eq!(caps["completions"], json!({}));
+    let i = c.call_tool("ide_agents_server_instructions", json!({}));
+    let s = &i["structuredContent"];
+    assert!(
+        s["resources"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("kb.snippet/intro")),
+        "{s}"
+    );
+    assert!(
+        s["prompts"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("diff_review")),
+        "{s}"
+    );
+}
+
+#[test]
+fn kb_names_complete_by_prefix() {
+    let d = daemon_with_content(&[]);
+    let mut c = d.client();
+    let complete = |c: &mut Client, value: &str| {
+        let r = c.call_modern(
+            "completion/complete",
+            json!({"ref": {"type": "ref/resource", "uri": "ide-agents://kb.snippet/{name}"},
+                   "argument": {"name": "name", "value": value}}),
+        );
+        r["result"]["completion"]["values"].clone()
+    };
+    assert_eq!(complete(&mut c, "in"), json!(["intro"]));
+    assert_eq!(complete(&mut c, ""), json!(["guide", "intro"]));
+    assert_eq!(complete(&mut c, "zz"), json!([]));
+    let bad = c.call_modern(
+        "completion/complete",
+        json!({"ref": {"type": "ref/resource", "uri": "ide-agents://other/{x}"},
+               "argument": {"name": "x", "value": ""}}),
+    );
+    assert_eq!(bad["error"]["code"], -32602);
+}
