@@ -9,4 +9,5 @@ pub mod config;
 pub mod daemon;
 pub mod protocol;
 pub mod shared;
+pub mod telemetry;
 pub mod tools;
