@@ -9,5 +9,6 @@ pub mod config;
 pub mod daemon;
 pub mod protocol;
 pub mod shared;
+pub mod status;
 pub mod telemetry;
 pub mod tools;

@@ -2,6 +2,8 @@
 //! Only atomics and immutable data live here, so reading it never waits on another thread.
 
 use crate::config::Config;
+use crate::status::StatusSections;
+use crate::telemetry::Telemetry;
 use crate::tools::{Catalog, GroupId};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -15,6 +17,10 @@ pub struct Shared {
     pub ml_loaded: AtomicBool,
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
+    /// Span/audit channel, counters, metrics registry, anomaly counts.
+    pub telemetry: Telemetry,
+    /// Status and metrics sections other components fill (cache, pool, breaker, …).
+    pub sections: StatusSections,
 }
 
 impl Shared {
@@ -28,13 +34,15 @@ impl Shared {
             config.page_size,
         );
         Shared {
-            config,
             catalog,
             started: Instant::now(),
             started_epoch_ms: crate::clock::epoch_millis(),
             ml_loaded: AtomicBool::new(false),
             connections_open: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
+            telemetry: Telemetry::new(&config),
+            sections: StatusSections::default(),
+            config,
         }
     }
 

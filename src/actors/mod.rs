@@ -1,8 +1,10 @@
 //! The actors: a root supervisor on the main thread; on every worker thread a router
 //! (the worker's supervisor), its tool-group actors, and one session per connection.
 
+pub mod rate_limit;
 pub mod read_gate;
 pub mod router;
 pub mod session;
 pub mod supervisor;
+pub mod telemetry;
 pub mod tool_group;

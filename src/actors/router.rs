@@ -1,19 +1,26 @@
 //! The per-worker supervisor: starts this worker's tool-group actors and routes each
 //! application request (everything after the lifecycle) to the actor that owns it.
 
+use super::rate_limit::RateLimiter;
+use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
 use super::tool_group::{CancelSignal, RunTool, ToolGroupActor};
 use crate::protocol::envelope::unwrap_arguments;
 use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
 use crate::protocol::schema;
 use crate::protocol::version::Era;
 use crate::shared::Shared;
+use crate::telemetry::AuditEvent;
+use crate::telemetry::span::SpanExtra;
 use crate::tools::core::CoreTools;
 use crate::tools::error::call_result;
-use crate::tools::{CallContext, ErrorCode, GroupId, ToolCall, ToolError};
-use actix::{Actor, Addr, Context, Handler, ResponseFuture};
+use crate::tools::{CallContext, ErrorCode, GroupId, ToolCall, ToolError, ToolResult};
+use actix::{Actor, Addr, Context, Handler, MailboxError, ResponseFuture};
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A result, either built now or serialized ahead of time.
 #[derive(Debug)]
@@ -41,11 +48,42 @@ impl actix::Message for Dispatch {
 pub struct Router {
     shared: Arc<Shared>,
     core: Option<Addr<ToolGroupActor<CoreTools>>>,
+    /// This worker's spans, metrics and audit handle (set when the router starts).
+    telemetry: Option<Rc<WorkerTelemetry>>,
+    limiter: RateLimiter,
 }
 
 impl Router {
     pub fn new(shared: Arc<Shared>) -> Self {
-        Router { shared, core: None }
+        let limiter = RateLimiter::new(shared.config.rate_per_sec, shared.config.rate_burst);
+        Router {
+            shared,
+            core: None,
+            telemetry: None,
+            limiter,
+        }
+    }
+
+    /// This worker's audit handle, for components that emit audit events (approvals).
+    pub fn audit(&self) -> Option<AuditLog> {
+        self.telemetry.as_ref().map(|t| t.audit.clone())
+    }
+
+    /// Answers with `fut`'s result and records its latency under `method`.
+    fn timed(
+        &self,
+        method: &'static str,
+        fut: ResponseFuture<Option<RpcResult>>,
+    ) -> ResponseFuture<Option<RpcResult>> {
+        let Some(telemetry) = self.telemetry.clone() else {
+            return fut;
+        };
+        let started = Instant::now();
+        Box::pin(async move {
+            let result = fut.await;
+            telemetry.method_done(method, started.elapsed(), matches!(result, Some(Ok(_))));
+            result
+        })
     }
 
     fn tools_list(&self, req: &Request, era: Era) -> RpcResult {
@@ -67,80 +105,134 @@ impl Router {
     }
 
     /// Validates a `tools/call` and sends it to the owning group; tool failures become results.
+    /// Every call with a tool name is recorded (metrics, span, audit) before it is answered.
     fn tools_call(
-        &self,
+        &mut self,
         req: Request,
         era: Era,
         connection: u64,
         cancel: CancelSignal,
     ) -> ResponseFuture<Option<RpcResult>> {
-        let params = req.params.as_ref();
-        let name = match params.and_then(|p| p.get("name")) {
-            Some(Value::String(name)) => name.as_str(),
+        let name = match req.params.as_ref().and_then(|p| p.get("name")) {
+            Some(Value::String(name)) => name.clone(),
             _ => {
                 return ready(Err(RpcError::invalid_params(
                     "tools/call needs params.name, a string",
                 )));
             }
         };
+        let meta = req.meta();
+        let traceparent = meta
+            .and_then(|m| m.get("traceparent"))
+            .and_then(Value::as_str)
+            .map(String::from);
+        let mut record = CallRecord::start(
+            &name,
+            SpanExtra {
+                request_id: Some(req.id.clone()),
+                session: connection,
+                protocol_version: era.version(),
+                traceparent,
+                ..SpanExtra::default()
+            },
+        );
+        let started = self.start_tool(&req, &name, era, connection, cancel, &mut record);
+        let telemetry = self.telemetry.clone();
+        Box::pin(async move {
+            let outcome = match started {
+                Err(e) => Some(Ok(Err(e))),
+                Ok(running) => match running.await {
+                    Ok(Some(result)) => Some(Ok(result)),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(RpcError::new(
+                        INTERNAL_ERROR,
+                        format!("tool group unavailable: {e}"),
+                    ))),
+                },
+            };
+            if let Some(t) = telemetry {
+                let result = match &outcome {
+                    Some(Ok(result)) => Some(result),
+                    _ => None,
+                };
+                t.tool_done(record, result);
+            }
+            outcome.map(|o| o.map(tool_reply))
+        })
+    }
+
+    /// Looks the tool up, applies the rate limit, validates the arguments, and sends the call
+    /// to the group's actor; an `Err` is the tool failure to answer with.
+    fn start_tool(
+        &mut self,
+        req: &Request,
+        name: &str,
+        era: Era,
+        connection: u64,
+        cancel: CancelSignal,
+        record: &mut CallRecord,
+    ) -> Result<RunningTool, ToolError> {
+        let params = req.params.as_ref();
         let Some(tool) = self.shared.catalog.get(name) else {
-            let err = ToolError::new(
+            return Err(ToolError::new(
                 ErrorCode::UnknownTool,
                 format!("Unknown tool {name:?}. `tools/list` shows the tools this server offers."),
-            );
-            return ready(Ok(tool_reply(Err(err))));
+            ));
         };
-        let args = match unwrap_arguments(params.and_then(|p| p.get("arguments"))) {
-            Ok(args) => args,
-            Err(e) => {
-                return ready(Ok(tool_reply(Err(ToolError::invalid_arguments(format!(
-                    "{name}: {e}"
-                ))))));
+        record.known_tool(tool.name);
+        if let Err(retry_after_ms) = self.limiter.check(connection, tool.name, Instant::now()) {
+            if let Some(t) = &self.telemetry {
+                t.audit.emit(AuditEvent::RateLimited {
+                    tool: tool.name.to_string(),
+                    session: connection,
+                    retry_after_ms,
+                });
             }
-        };
-        if let Err(e) = schema::validate(&tool.input_schema, &args) {
-            return ready(Ok(tool_reply(Err(ToolError::invalid_arguments(format!(
-                "{name}: {e}"
-            ))))));
+            return Err(ToolError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many {} calls on this connection; retry in {retry_after_ms} ms \
+                     (limit IDE_AGENTS_RATE_PER_SEC={}, burst IDE_AGENTS_RATE_BURST={}).",
+                    tool.name, self.shared.config.rate_per_sec, self.shared.config.rate_burst
+                ),
+            )
+            .with("retry_after_ms", retry_after_ms));
         }
+        let args = unwrap_arguments(params.and_then(|p| p.get("arguments")))
+            .map_err(|e| ToolError::invalid_arguments(format!("{name}: {e}")))?;
+        record.method = args.get("method").and_then(Value::as_str).map(String::from);
+        schema::validate(&tool.input_schema, &args)
+            .map_err(|e| ToolError::invalid_arguments(format!("{name}: {e}")))?;
         let meta = req.meta();
         let ctx = CallContext {
             connection,
             request_id: req.id.clone(),
             protocol_version: era.version(),
             progress_token: meta.and_then(|m| m.get("progressToken")).cloned(),
-            traceparent: meta
-                .and_then(|m| m.get("traceparent"))
-                .and_then(Value::as_str)
-                .map(String::from),
+            traceparent: record.extra.traceparent.clone(),
         };
         let run = RunTool {
             call: ToolCall { tool, args, ctx },
             cancel,
         };
-        let sent = match tool.group {
-            GroupId::Core => self.core.as_ref().map(|a| a.send(run)),
+        let sent: Option<RunningTool> = match tool.group {
+            GroupId::Core => self
+                .core
+                .as_ref()
+                .map(|a| Box::pin(a.send(run)) as RunningTool),
             GroupId::Github | GroupId::Ultra | GroupId::Ml => None,
         };
-        let Some(sent) = sent else {
-            let err = ToolError::new(
+        sent.ok_or_else(|| {
+            ToolError::new(
                 ErrorCode::UnknownTool,
                 format!("the {} group is not available", tool.group.as_str()),
-            );
-            return ready(Ok(tool_reply(Err(err))));
-        };
-        Box::pin(async move {
-            match sent.await {
-                Ok(Some(outcome)) => Some(Ok(tool_reply(outcome))),
-                Ok(None) => None,
-                Err(e) => Some(Err(RpcError::new(
-                    INTERNAL_ERROR,
-                    format!("tool group unavailable: {e}"),
-                ))),
-            }
+            )
         })
     }
 }
+
+/// A tool call on its way through a group's actor.
+type RunningTool = LocalBoxFuture<'static, Result<Option<ToolResult>, MailboxError>>;
 
 fn ready(result: RpcResult) -> ResponseFuture<Option<RpcResult>> {
     Box::pin(std::future::ready(Some(result)))
@@ -156,6 +248,7 @@ impl Actor for Router {
     fn started(&mut self, _ctx: &mut Context<Self>) {
         // Started here so the group actors live on this router's worker thread.
         self.core = Some(ToolGroupActor::new(CoreTools::new(self.shared.clone())).start());
+        self.telemetry = Some(Rc::new(WorkerTelemetry::start(&self.shared.telemetry)));
     }
 }
 
@@ -183,10 +276,45 @@ impl Handler<Dispatch> for Router {
             connection,
             cancel,
         } = msg;
-        match request.method.as_str() {
-            "tools/list" => ready(self.tools_list(&request, era)),
-            "tools/call" => self.tools_call(request, era, connection, cancel),
-            other => ready(Err(RpcError::method_not_found(other))),
-        }
+        // Method names are static here so clients cannot grow the metrics map.
+        let (method, fut) = match request.method.as_str() {
+            "tools/list" => ("tools/list", ready(self.tools_list(&request, era))),
+            "tools/call" => (
+                "tools/call",
+                self.tools_call(request, era, connection, cancel),
+            ),
+            "ide-agents/status" => (
+                "ide-agents/status",
+                ready(Ok(Reply::Value(crate::status::report(&self.shared)))),
+            ),
+            other => return ready(Err(RpcError::method_not_found(other))),
+        };
+        self.timed(method, fut)
+    }
+}
+
+impl Handler<FlushTelemetry> for Router {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: FlushTelemetry, _ctx: &mut Context<Self>) -> Self::Result {
+        let flushed = self.telemetry.as_ref().map(|t| t.flush());
+        Box::pin(async move {
+            if let Some(flushed) = flushed {
+                let _ = flushed.await;
+            }
+        })
+    }
+}
+
+/// A session ended: forget its per-connection state (rate-limit buckets).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct ConnectionClosed(pub u64);
+
+impl Handler<ConnectionClosed> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionClosed, _ctx: &mut Context<Self>) {
+        self.limiter.forget(msg.0);
     }
 }

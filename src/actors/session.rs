@@ -6,7 +6,7 @@
 //! unless the client has gone away entirely (then the in-flight work is dropped).
 
 use super::read_gate::Gate;
-use super::router::{Dispatch, Reply, Router, RpcResult};
+use super::router::{ConnectionClosed, Dispatch, Reply, Router, RpcResult};
 use crate::protocol::framing::{FrameError, LineCodec};
 use crate::protocol::jsonrpc::{
     self, INTERNAL_ERROR, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
@@ -292,6 +292,7 @@ impl Actor for Session {
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         self.shared.connection_closed();
+        self.router.do_send(ConnectionClosed(self.id));
     }
 }
 

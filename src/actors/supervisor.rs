@@ -3,6 +3,7 @@
 
 use super::router::Router;
 use super::session::Session;
+use super::telemetry::flush_workers;
 use crate::daemon::peer;
 use crate::shared::Shared;
 use actix::prelude::*;
@@ -101,6 +102,9 @@ impl StreamHandler<std::io::Result<tokio::net::UnixStream>> for Supervisor {
     fn finished(&mut self, _ctx: &mut Context<Self>) {}
 }
 
+/// Longest wait for the workers to hand over their telemetry at shutdown.
+const TELEMETRY_FLUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Stop accepting and end the daemon.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -113,6 +117,14 @@ impl Handler<Shutdown> for Supervisor {
         if let Some(handle) = self.accepting.take() {
             ctx.cancel_future(handle);
         }
-        System::current().stop();
+        // Every worker hands its partial telemetry batches to the writer before the system
+        // stops; `serve::run` then closes the writer (write, fsync, join).
+        let routers = self.workers.iter().map(|w| w.router.clone()).collect();
+        let flushed = flush_workers(routers, TELEMETRY_FLUSH_DEADLINE);
+        ctx.wait(
+            flushed
+                .into_actor(self)
+                .map(|(), _act, _ctx| System::current().stop()),
+        );
     }
 }

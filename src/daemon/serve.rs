@@ -17,6 +17,10 @@ pub fn run(config: Config) -> Result<(), String> {
         .set_nonblocking(true)
         .map_err(|e| format!("cannot configure {}: {e}", bound.path.display()))?;
     let shared = Arc::new(Shared::new(config));
+    if let Err(e) = shared.telemetry.start_writer() {
+        bound.remove_file();
+        return Err(e);
+    }
     let system = System::new();
     let started = system.block_on(start(shared.clone(), &bound));
     if let Err(e) = started {
@@ -24,6 +28,9 @@ pub fn run(config: Config) -> Result<(), String> {
         return Err(e);
     }
     let outcome = system.run().map_err(|e| format!("runtime failed: {e}"));
+    // The workers flushed their buffers before the system stopped (Supervisor `Shutdown`);
+    // now the writer writes the last batches and fsyncs.
+    shared.telemetry.close();
     bound.remove_file();
     log::info!("stopped");
     outcome

@@ -25,7 +25,7 @@ pub fn specs() -> Vec<ToolSpec> {
         input_schema: no_arguments(),
         annotations: Annotations::LOCAL_READ,
     };
-    vec![
+    let mut specs = vec![
         core(
             "ide_agents_server_instructions",
             "Describe this server: version, a summary, and the names of its tools, resources and prompts.",
@@ -38,7 +38,9 @@ pub fn specs() -> Vec<ToolSpec> {
             "ide_agents_health",
             "Daemon health: version, tool groups, and the backend's last probed state (never waits on the backend).",
         ),
-    ]
+    ];
+    specs.extend(super::observe::specs());
+    specs
 }
 
 pub struct CoreTools {
@@ -85,6 +87,10 @@ impl ToolGroup for CoreTools {
                 "time": clock::rfc3339_utc(clock::epoch_millis()),
             })),
             "ide_agents_health" => self.health(),
+            "ide_agents_metrics_snapshot" => super::observe::metrics_snapshot(&self.shared),
+            "ide_agents_security_anomalies" => {
+                super::observe::security_anomalies(&self.shared, &call.args)
+            }
             other => Err(ToolError::new(
                 super::ErrorCode::UnknownTool,
                 format!("the core group has no tool {other}"),

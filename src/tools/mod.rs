@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod core;
 pub mod error;
+pub mod observe;
 pub mod spec;
 
 use crate::protocol::jsonrpc::RequestId;
