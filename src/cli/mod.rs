@@ -4,6 +4,7 @@ pub mod call;
 pub mod client;
 pub mod connect;
 pub mod serve_args;
+pub mod status;
 
 use crate::config::{Config, client_socket_path};
 use clap::{Parser, Subcommand};
@@ -43,6 +44,15 @@ enum Command {
         #[arg(long, env = "IDE_AGENTS_SOCKET")]
         socket: Option<PathBuf>,
     },
+    /// Show the daemon's state: connections, requests, tools, telemetry, components.
+    /// Exit 3 when it is not reachable, 4 when it is degraded.
+    Status {
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -57,6 +67,7 @@ pub fn main() -> i32 {
             json,
             socket,
         } => call::run(&client_socket_path(socket), &tool, json.as_deref(), &args),
+        Command::Status { json, socket } => status::run(&client_socket_path(socket), json),
     }
 }
 
