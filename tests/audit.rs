@@ -123,8 +123,6 @@ fn event_counts_over_their_thresholds_are_anomalies() {
         ]
     );
     assert!(r["recent"]["tool_failure"].as_str().unwrap().ends_with('Z'));
-    let r = anomalies(&mut d.client(), 0.001);
-    assert!(r["events"]["tool_failure"].as_u64().unwrap() < 3, "{r}");
 }
 
 #[test]

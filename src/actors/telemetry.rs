@@ -8,6 +8,7 @@ use crate::clock::epoch_millis;
 use crate::telemetry::audit::{AuditEvent, AuditRecord};
 use crate::telemetry::metrics::{self, MetricsCell};
 use crate::telemetry::span::{Span, SpanExtra};
+use crate::telemetry::stats::TelemetryStats;
 use crate::telemetry::{Telemetry, WriterHandle, anomalies::AnomalyTracker};
 use crate::tools::{ErrorCode, ToolResult};
 use actix::prelude::*;
@@ -78,7 +79,6 @@ impl Handler<Span> for TelemetryBuffer {
     type Result = ();
 
     fn handle(&mut self, span: Span, ctx: &mut Context<Self>) {
-        self.writer.stats().spans_buffered.fetch_add(1, Relaxed);
         self.spans.push(span);
         self.added(ctx);
     }
@@ -175,6 +175,7 @@ pub struct WorkerTelemetry {
     buffer: Addr<TelemetryBuffer>,
     spans_enabled: bool,
     metrics: MetricsCell,
+    stats: Arc<TelemetryStats>,
 }
 
 impl WorkerTelemetry {
@@ -190,6 +191,7 @@ impl WorkerTelemetry {
             buffer,
             spans_enabled: telemetry.spans_enabled,
             metrics: telemetry.metrics.register(),
+            stats: telemetry.stats.clone(),
         }
     }
 
@@ -220,6 +222,9 @@ impl WorkerTelemetry {
             });
         }
         if self.spans_enabled {
+            // Counted here, not when the buffer takes it, so a caller that has its answer
+            // already sees the span as buffered.
+            self.stats.spans_buffered.fetch_add(1, Relaxed);
             self.buffer.do_send(Span {
                 timestamp_ms: record.timestamp_ms,
                 tool_name: record.tool_name,

@@ -138,10 +138,6 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub fn stats(&self) -> &TelemetryStats {
-        &self.stats
-    }
-
     pub fn send_spans(&self, batch: Vec<Span>) {
         let n = batch.len() as u64;
         self.stats.spans_buffered.fetch_sub(n, Relaxed);
