@@ -107,6 +107,10 @@ fn every_call_is_one_span_line_in_spec_key_order_flushed_at_sigterm() {
         failed["extra"]["traceparent"],
         "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     );
+    // The audit buffer is flushed by the same stop.
+    let audit = json_lines(&d.dir.path().join("logs/security_audit.jsonl"));
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["type"], "tool_failure");
 }
 
 #[test]
