@@ -79,6 +79,7 @@ fn failed_tool_calls_are_audited_without_their_arguments() {
     let lines = json_lines(&audit_file(&d));
     let codes: Vec<&Value> = lines.iter().map(|l| &l["error_code"]).collect();
     assert_eq!(codes, [&json!("unknown_tool"), &json!("invalid_arguments")]);
+    assert_eq!(lines[0]["tool"], "ide_agents_no_such_tool");
     assert_eq!(lines[1]["tool"], "ide_agents_healthz");
     let raw = std::fs::read_to_string(audit_file(&d)).unwrap();
     assert!(!raw.contains("hunter2"), "arguments leaked: {raw}");

@@ -114,7 +114,7 @@ impl Router {
         cancel: CancelSignal,
     ) -> ResponseFuture<Option<RpcResult>> {
         let name = match req.params.as_ref().and_then(|p| p.get("name")) {
-            Some(Value::String(name)) => name.clone(),
+            Some(Value::String(name)) => name.as_str(),
             _ => {
                 return ready(Err(RpcError::invalid_params(
                     "tools/call needs params.name, a string",
@@ -126,17 +126,14 @@ impl Router {
             .and_then(|m| m.get("traceparent"))
             .and_then(Value::as_str)
             .map(String::from);
-        let mut record = CallRecord::start(
-            &name,
-            SpanExtra {
-                request_id: Some(req.id.clone()),
-                session: connection,
-                protocol_version: era.version(),
-                traceparent,
-                ..SpanExtra::default()
-            },
-        );
-        let started = self.start_tool(&req, &name, era, connection, cancel, &mut record);
+        let mut record = CallRecord::start(SpanExtra {
+            request_id: Some(req.id.clone()),
+            session: connection,
+            protocol_version: era.version(),
+            traceparent,
+            ..SpanExtra::default()
+        });
+        let started = self.start_tool(&req, name, era, connection, cancel, &mut record);
         let telemetry = self.telemetry.clone();
         Box::pin(async move {
             let outcome = match started {
@@ -174,6 +171,7 @@ impl Router {
     ) -> Result<RunningTool, ToolError> {
         let params = req.params.as_ref();
         let Some(tool) = self.shared.catalog.get(name) else {
+            record.unknown_tool(name);
             return Err(ToolError::new(
                 ErrorCode::UnknownTool,
                 format!("Unknown tool {name:?}. `tools/list` shows the tools this server offers."),

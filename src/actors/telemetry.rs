@@ -148,15 +148,12 @@ pub struct CallRecord {
 const NAME_LOG_CHARS: usize = 200;
 
 impl CallRecord {
-    pub fn start(name: &str, extra: SpanExtra) -> CallRecord {
-        let name = match name.char_indices().nth(NAME_LOG_CHARS) {
-            Some((cut, _)) => &name[..cut],
-            None => name,
-        };
+    /// Starts the clock; the tool's name is set once it is looked up.
+    pub fn start(extra: SpanExtra) -> CallRecord {
         CallRecord {
             started: Instant::now(),
             timestamp_ms: epoch_millis(),
-            tool_name: Cow::Owned(name.to_string()),
+            tool_name: Cow::Borrowed(""),
             known: None,
             method: None,
             extra,
@@ -166,6 +163,15 @@ impl CallRecord {
     pub fn known_tool(&mut self, name: &'static str) {
         self.known = Some(name);
         self.tool_name = Cow::Borrowed(name);
+    }
+
+    /// A name not in the catalog: copied (cut short) so the span says what was asked for.
+    pub fn unknown_tool(&mut self, name: &str) {
+        let name = match name.char_indices().nth(NAME_LOG_CHARS) {
+            Some((cut, _)) => &name[..cut],
+            None => name,
+        };
+        self.tool_name = Cow::Owned(name.to_string());
     }
 }
 
