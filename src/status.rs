@@ -54,22 +54,24 @@ impl StatusSections {
 }
 
 /// Why the daemon is degraded (empty: it is not). Degraded means it serves, but something
-/// an operator should fix is wrong: telemetry is being lost, or the backend is known down.
+/// an operator should fix is wrong now: a telemetry file cannot be written (its last write
+/// failed), or the backend is known down. Past drops alone stay visible in the counters
+/// without keeping the daemon degraded once writing works again.
 pub fn degraded_reasons(shared: &Shared, backend: &Value) -> Vec<String> {
     let mut reasons = Vec::new();
     let stats = &shared.telemetry.stats;
-    let dropped = stats.spans_dropped.load(Relaxed);
-    if dropped > 0 {
+    if stats.spans_failing.load(Relaxed) {
         reasons.push(format!(
-            "{dropped} telemetry span(s) dropped: {} is not writable",
-            shared.telemetry.spans_file.display()
+            "{} is not writable: {} span(s) dropped so far (check MCP_TOOL_SPANS_DIR)",
+            shared.telemetry.spans_file.display(),
+            stats.spans_dropped.load(Relaxed)
         ));
     }
-    let audit_dropped = stats.audit_dropped.load(Relaxed);
-    if audit_dropped > 0 {
+    if stats.audit_failing.load(Relaxed) {
         reasons.push(format!(
-            "{audit_dropped} audit event(s) dropped: {} is not writable",
-            shared.telemetry.audit_file.display()
+            "{} is not writable: {} audit event(s) dropped so far",
+            shared.telemetry.audit_file.display(),
+            stats.audit_dropped.load(Relaxed)
         ));
     }
     if backend.get("ok") == Some(&Value::Bool(false)) {

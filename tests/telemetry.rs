@@ -150,6 +150,7 @@ fn the_flush_timer_writes_spans_without_further_traffic() {
     let (_, status) = status_json(&d);
     assert_eq!(status["telemetry"]["written"], 3, "{status}");
     assert_eq!(status["telemetry"]["buffered"], 0, "{status}");
+    assert_eq!(status["telemetry"]["writable"], true, "{status}");
     assert!(
         status["telemetry"]["last_flush"]
             .as_str()
@@ -208,6 +209,7 @@ fn an_unwritable_logs_dir_drops_spans_and_the_daemon_keeps_serving() {
     let (code, status) = status_json(&d);
     assert_eq!(code, Some(4), "dropping telemetry is degraded: {status}");
     assert_eq!(status["degraded"], true);
+    assert_eq!(status["telemetry"]["writable"], false);
     assert!(
         status["degraded_reasons"][0]
             .as_str()
@@ -229,4 +231,26 @@ fn disabled_telemetry_writes_no_spans() {
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait_exit().code(), Some(0));
     assert!(raw_lines(&spans_file(&d)).is_empty());
+}
+
+#[test]
+fn span_writing_resumes_once_the_logs_dir_is_writable_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    // A regular file where the logs directory should be.
+    std::fs::write(&logs, "in the way").unwrap();
+    let d = daemon()
+        .dir(dir)
+        .env("IDE_AGENTS_TELEMETRY_BATCH", "1")
+        .start();
+    let mut c = d.client();
+    healthz(&mut c);
+    wait_until("the failing write", || status_json(&d).0 == Some(4));
+    std::fs::remove_file(&logs).unwrap();
+    healthz(&mut c);
+    wait_until("writing again", || status_json(&d).0 == Some(0));
+    assert!(!raw_lines(&spans_file(&d)).is_empty());
+    let (_, status) = status_json(&d);
+    assert_eq!(status["telemetry"]["writable"], true);
+    assert!(status["telemetry"]["dropped"].as_u64().unwrap() >= 1);
 }

@@ -1,7 +1,7 @@
 //! Telemetry counters every thread updates with atomics and `status` reads.
 
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 pub struct TelemetryStats {
@@ -14,11 +14,16 @@ pub struct TelemetryStats {
     pub audit_dropped: AtomicU64,
     /// Epoch ms of the last batch written to disk (0: never).
     pub last_flush_ms: AtomicU64,
+    /// The last write to the span file failed (it is being dropped now).
+    pub spans_failing: AtomicBool,
+    /// The last write to the audit file failed.
+    pub audit_failing: AtomicBool,
 }
 
 impl TelemetryStats {
-    pub fn dropped_any(&self) -> bool {
-        self.spans_dropped.load(Relaxed) > 0 || self.audit_dropped.load(Relaxed) > 0
+    /// Both files took their last batch (what `ide_agents_readyz` reports).
+    pub fn writable(&self) -> bool {
+        !self.spans_failing.load(Relaxed) && !self.audit_failing.load(Relaxed)
     }
 
     pub fn to_json(&self) -> Value {
@@ -30,6 +35,7 @@ impl TelemetryStats {
             "audit_written": self.audit_written.load(Relaxed),
             "audit_dropped": self.audit_dropped.load(Relaxed),
             "last_flush": (last > 0).then(|| crate::clock::rfc3339_utc(last)),
+            "writable": self.writable(),
         })
     }
 }

@@ -110,11 +110,13 @@ impl Writer {
                 WriterMsg::Spans(batch) => {
                     let ok = self.spans.write(&batch, &mut self.buf);
                     let s = &self.stats;
+                    s.spans_failing.store(!ok, Relaxed);
                     self.count(ok, batch.len(), &s.spans_written, &s.spans_dropped);
                 }
                 WriterMsg::Audit(batch) => {
                     let ok = self.audit.write(&batch, &mut self.buf);
                     let s = &self.stats;
+                    s.audit_failing.store(!ok, Relaxed);
                     self.count(ok, batch.len(), &s.audit_written, &s.audit_dropped);
                 }
                 WriterMsg::Close => break,
