@@ -59,7 +59,7 @@ settings! {
     "ANOMALY_THRESHOLD_RATE_LIMITED", "anomaly-threshold-rate-limited", "rate_limited events that make an anomaly [default: 10]";
     "ANOMALY_THRESHOLD_APPROVAL_REQUESTED", "anomaly-threshold-approval-requested", "approval_requested events that make an anomaly [default: 20]";
     "ANOMALY_THRESHOLD_TOOL_FAILURE", "anomaly-threshold-tool-failure", "tool_failure events that make an anomaly [default: 15]";
-    "IDE_AGENTS_RATE_PER_SEC", "rate-per-sec", "tool calls per second per connection and tool [default: 20]";
+    "IDE_AGENTS_RATE_PER_SEC", "rate-per-sec", "tool calls per second per connection and tool, 0 for no limit [default: 20]";
     "IDE_AGENTS_RATE_BURST", "rate-burst", "burst of tool calls per connection and tool [default: 40]";
     "IDE_AGENTS_AUTO_APPROVE", "auto-approve", "command prefixes run without approval, comma-separated [default: none]";
     "IDE_AGENTS_SHUTDOWN_GRACE_SECS", "shutdown-grace-secs", "seconds in-flight requests get on stop [default: 10]";

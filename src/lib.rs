@@ -15,4 +15,6 @@ pub mod protocol;
 pub mod reload;
 pub mod resources;
 pub mod shared;
+pub mod status;
+pub mod telemetry;
 pub mod tools;

@@ -6,8 +6,10 @@ use crate::actors::control::Control;
 use crate::approvals::Approvals;
 use crate::backend::breaker::Breaker;
 use crate::backend::health::HealthBoard;
+use crate::backend::stats::PoolStats;
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::telemetry::Telemetry;
 use crate::tools::{Catalog, GroupId};
 use dashmap::DashMap;
 
@@ -34,6 +36,10 @@ pub struct Shared {
     pub cache: Cache,
     /// The actor that expires entries and watches subscribed resources; set once at start.
     pub cache_actor: OnceLock<actix::Addr<CacheActor>>,
+    /// Span/audit channel, counters, metrics registry, anomaly counts.
+    pub telemetry: Telemetry,
+    /// Counters of every worker's backend pool.
+    pub pool_stats: PoolStats,
 }
 
 impl Shared {
@@ -48,6 +54,7 @@ impl Shared {
             config.page_size,
         );
         let cache = Cache::from_config(&config);
+        let telemetry = Telemetry::new(&config);
         Shared {
             cache,
             cache_actor: OnceLock::new(),
@@ -62,6 +69,8 @@ impl Shared {
             health: HealthBoard::default(),
             approvals: Approvals::new(auto_approve),
             control: OnceLock::new(),
+            telemetry,
+            pool_stats: PoolStats::default(),
         }
     }
 

@@ -401,6 +401,7 @@ fn a_client_that_vanishes_mid_call_drops_its_backend_request() {
 fn sequential_calls_reuse_kept_alive_connections() {
     let backend = Backend::start();
     let d = daemon_for(&backend)
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
         .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
         .start();
     let mut c = d.client();
@@ -514,6 +515,7 @@ fn with_no_idle_connections_kept_every_call_opens_its_own() {
     let backend = Backend::start();
     let d = daemon_for(&backend)
         .env("IDE_AGENTS_POOL_MAX_IDLE", "0")
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
         .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
         .start();
     backend.wait_for("the start-up health probe to finish", |s| {

@@ -10,6 +10,7 @@ use super::tool_group::CancelSignal;
 use crate::backend::breaker::{Breaker, Permit};
 use crate::backend::health::{Health, ProbeTurn};
 use crate::backend::retry::{RetryPolicy, jitter_sample, retryable_status};
+use crate::backend::stats::PoolStats;
 use crate::backend::{BackendCall, BackendError, BackendReply, Method, Target};
 use crate::shared::Shared;
 use actix::prelude::*;
@@ -261,10 +262,20 @@ impl Handler<SendCall> for BackendPool {
         };
         let timeout = config.request_timeout;
         let cancel = msg.cancel;
-        let work = Box::pin(execute(upstream, msg.call, policy, timeout));
+        let shared = self.shared.clone();
         Box::pin(async move {
+            let stats = &shared.pool_stats;
+            let _counted = stats.start();
+            let work = Box::pin(execute(upstream, msg.call, policy, timeout, stats));
             match select(work, cancel).await {
-                Either::Left((result, _)) => Some(result),
+                Either::Left((result, _)) => {
+                    if result.is_err() {
+                        stats
+                            .failures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Some(result)
+                }
                 Either::Right(_) => None,
             }
         })
@@ -311,6 +322,7 @@ async fn execute(
     call: BackendCall,
     policy: RetryPolicy,
     timeout: Duration,
+    stats: &PoolStats,
 ) -> BackendResult {
     let url = format!("{}{}", upstream.base, call.path);
     let mut attempt = 0;
@@ -373,6 +385,9 @@ async fn execute(
         if let Some(result) = result {
             return result;
         }
+        stats
+            .retries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         actix_rt::time::sleep(policy.delay(attempt, jitter_sample())).await;
     }
 }

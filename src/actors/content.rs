@@ -15,33 +15,43 @@ use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
 use crate::protocol::version::Era;
 use crate::resources::{self, ResourceError, SCHEME, Target};
 use crate::shared::Shared;
+use crate::tools::CallNotes;
 use actix::ResponseFuture;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Whether the router should hand `method` to [`serve`].
-pub fn serves(method: &str) -> bool {
-    matches!(
-        method,
-        "resources/list"
-            | "resources/templates/list"
-            | "resources/read"
-            | "prompts/list"
-            | "prompts/get"
-            | "completion/complete"
-    )
+/// The name of a method [`serve`] answers (static, for metrics), or `None`.
+pub fn served(method: &str) -> Option<&'static str> {
+    [
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+    ]
+    .into_iter()
+    .find(|m| *m == method)
 }
 
-pub fn serve(shared: Arc<Shared>, req: Request, era: Era) -> ResponseFuture<Option<RpcResult>> {
+/// Whether `method` gets a telemetry span of its own (SPEC §8.1).
+pub fn has_span(method: &str) -> bool {
+    matches!(method, "resources/read" | "prompts/get")
+}
+
+pub fn serve(
+    shared: Arc<Shared>,
+    req: Request,
+    era: Era,
+    notes: Arc<CallNotes>,
+) -> ResponseFuture<Option<RpcResult>> {
     Box::pin(async move {
         let result = match req.method.as_str() {
             "resources/list" => resources_list(&shared, &req, era).await,
             "resources/templates/list" => templates_list(&shared, &req, era),
-            // Telemetry: one span per resources/read (SPEC §8.1) belongs around this call.
-            "resources/read" => resources_read(&shared, &req, era).await,
+            "resources/read" => resources_read(&shared, &req, era, &notes).await,
             "prompts/list" => prompts_list(&shared, &req, era).await,
-            // Telemetry: one span per prompts/get belongs around this call.
             "prompts/get" => prompts_get(&shared, &req, era).await,
             "completion/complete" => {
                 prompts::complete::complete(&shared.config, req.params.as_ref())
@@ -116,7 +126,7 @@ fn templates_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
     Ok(with_ttl(result, era, shared.cache.ttl(Kind::Schema)))
 }
 
-async fn resources_read(shared: &Shared, req: &Request, era: Era) -> RpcResult {
+async fn resources_read(shared: &Shared, req: &Request, era: Era, notes: &CallNotes) -> RpcResult {
     let uri = param(req, "uri")
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::invalid_params("resources/read needs params.uri, a string"))?;
@@ -127,6 +137,7 @@ async fn resources_read(shared: &Shared, req: &Request, era: Era) -> RpcResult {
         .ok_or_else(|| not_found(uri, era))?;
     match resources::read(&shared.cache, &shared.config, &target).await {
         Ok(read) => {
+            notes.cache(read.hit);
             let v = &read.value;
             let result = json!({
                 "contents": [{"uri": uri, "mimeType": v["mimeType"], "text": v["text"]}],

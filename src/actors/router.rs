@@ -3,7 +3,9 @@
 
 use super::backend_pool::BackendPool;
 use super::drain::Sessions;
+use super::rate_limit::RateLimiter;
 use super::respond::Respond;
+use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
 use super::tool_group::{CancelSignal, RunTool, ToolGroupActor};
 use crate::approvals::{self, Resolution};
 use crate::protocol::envelope::unwrap_arguments;
@@ -11,15 +13,20 @@ use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
 use crate::protocol::version::Era;
 use crate::protocol::{lifecycle, schema};
 use crate::shared::Shared;
+use crate::telemetry::AuditEvent;
+use crate::telemetry::span::SpanExtra;
 use crate::tools::core::CoreTools;
 use crate::tools::error::encode_call_result;
 use crate::tools::ultra::UltraTools;
-use crate::tools::{CallContext, ErrorCode, GroupId, ToolCall, ToolError};
-use actix::{Actor, Context, Handler, Recipient};
+use crate::tools::{CallContext, CallNotes, ErrorCode, GroupId, ToolCall, ToolError, ToolResult};
+use actix::{Actor, Context, Handler, MailboxError, Recipient, ResponseFuture};
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A result, either built now or serialized ahead of time.
 #[derive(Debug)]
@@ -52,15 +59,50 @@ pub struct Router {
     groups: HashMap<GroupId, Recipient<RunTool>>,
     /// This worker's sessions, for draining on stop (see `drain.rs`).
     pub(super) sessions: Sessions,
+    /// This worker's spans, metrics and audit handle (set when the router starts).
+    telemetry: Option<Rc<WorkerTelemetry>>,
+    /// Tool-call token buckets of this worker's connections.
+    pub(super) limiter: RateLimiter,
 }
 
 impl Router {
     pub fn new(shared: Arc<Shared>, index: usize) -> Self {
+        let limiter = RateLimiter::new(shared.config.rate_per_sec, shared.config.rate_burst);
         Router {
             shared,
             index,
             groups: HashMap::new(),
             sessions: Sessions::default(),
+            telemetry: None,
+            limiter,
+        }
+    }
+
+    /// This worker's audit handle, for components that emit audit events.
+    pub fn audit(&self) -> Option<AuditLog> {
+        self.telemetry.as_ref().map(|t| t.audit.clone())
+    }
+
+    /// Records the latency of a request to `method` once it is answered.
+    fn timed(
+        &self,
+        method: &'static str,
+        started: Instant,
+        respond: Respond<Option<RpcResult>>,
+    ) -> Respond<Option<RpcResult>> {
+        let Some(telemetry) = self.telemetry.clone() else {
+            return respond;
+        };
+        match respond {
+            Respond::Now(result) => {
+                telemetry.method_done(method, started.elapsed(), matches!(result, Some(Ok(_))));
+                Respond::Now(result)
+            }
+            Respond::Later(fut) => Respond::Later(Box::pin(async move {
+                let result = fut.await;
+                telemetry.method_done(method, started.elapsed(), matches!(result, Some(Ok(_))));
+                result
+            })),
         }
     }
 
@@ -83,8 +125,9 @@ impl Router {
     }
 
     /// Validates a `tools/call` and sends it to the owning group; tool failures become results.
+    /// Every call with a tool name is recorded (metrics, span, audit) before it is answered.
     fn tools_call(
-        &self,
+        &mut self,
         req: Request,
         era: Era,
         connection: u64,
@@ -95,77 +138,183 @@ impl Router {
             Some(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        let tool = match params.get("name") {
-            Some(Value::String(name)) => match self.shared.catalog.get(name) {
-                Some(tool) => tool,
-                None => {
-                    let err = ToolError::new(
-                        ErrorCode::UnknownTool,
-                        format!(
-                            "Unknown tool {name:?}. `tools/list` shows the tools this server offers."
-                        ),
-                    );
-                    return ready(Ok(tool_reply(Err(err), era)));
-                }
-            },
-            _ => {
-                return ready(Err(RpcError::invalid_params(
-                    "tools/call needs params.name, a string",
-                )));
-            }
-        };
-        let invalid = |e: String| {
-            let err = ToolError::invalid_arguments(format!("{}: {e}", tool.name));
-            ready(Ok(tool_reply(Err(err), era)))
-        };
-        let args = match unwrap_arguments(params.remove("arguments")) {
-            Ok(args) => args,
-            Err(e) => return invalid(e),
-        };
-        if let Err(e) = schema::validate(&tool.input_schema, &args) {
-            return invalid(e);
+        if !matches!(params.get("name"), Some(Value::String(_))) {
+            return ready(Err(RpcError::invalid_params(
+                "tools/call needs params.name, a string",
+            )));
         }
         let mut meta = match params.remove("_meta") {
             Some(Value::Object(meta)) => meta,
             _ => Map::new(),
         };
+        let traceparent = match meta.remove("traceparent") {
+            Some(Value::String(t)) => Some(t),
+            _ => None,
+        };
+        let notes = Arc::new(CallNotes::default());
+        let mut record = CallRecord::start(SpanExtra {
+            request_id: Some(id.clone()),
+            session: connection,
+            protocol_version: era.version(),
+            traceparent: traceparent.clone(),
+            ..SpanExtra::default()
+        });
         let ctx = CallContext {
             connection,
             request_id: id,
             protocol_version: era.version(),
             progress_token: meta.remove("progressToken"),
-            traceparent: match meta.remove("traceparent") {
-                Some(Value::String(t)) => Some(t),
-                _ => None,
-            },
+            traceparent,
+            notes: notes.clone(),
         };
-        let run = RunTool {
-            call: ToolCall { tool, args, ctx },
-            cancel,
-        };
-        let sent = self.groups.get(&tool.group).map(|g| g.send(run));
-        let Some(sent) = sent else {
-            let err = ToolError::new(
-                ErrorCode::UnknownTool,
-                format!("the {} group is not available", tool.group.as_str()),
-            );
-            return ready(Ok(tool_reply(Err(err), era)));
+        let telemetry = self.telemetry.clone();
+        let running = match self.start_tool(params, ctx, cancel, &mut record) {
+            Ok(running) => running,
+            Err(err) => {
+                let outcome = Err(err);
+                if let Some(t) = &telemetry {
+                    t.tool_done(record, Some(&outcome));
+                }
+                return ready(Ok(tool_reply(outcome, era)));
+            }
         };
         Respond::Later(Box::pin(async move {
-            match sent.await {
-                Ok(Some(outcome)) => Some(Ok(tool_reply(outcome, era))),
+            let answer = match running.await {
+                Ok(Some(outcome)) => Some(Ok(outcome)),
                 Ok(None) => None,
                 Err(e) => Some(Err(RpcError::new(
                     INTERNAL_ERROR,
                     format!("tool group unavailable: {e}"),
                 ))),
+            };
+            if let Some(t) = telemetry {
+                notes.copy_into(&mut record.extra);
+                let outcome = match &answer {
+                    Some(Ok(outcome)) => Some(outcome),
+                    _ => None,
+                };
+                t.tool_done(record, outcome);
             }
+            answer.map(|a| a.map(|outcome| tool_reply(outcome, era)))
+        }))
+    }
+
+    /// Looks the tool up, applies the rate limit, validates the arguments, and sends the call
+    /// to the group's actor; an `Err` is the tool failure to answer with.
+    fn start_tool(
+        &mut self,
+        mut params: Map<String, Value>,
+        ctx: CallContext,
+        cancel: CancelSignal,
+        record: &mut CallRecord,
+    ) -> Result<RunningTool, ToolError> {
+        let name = match params.get("name") {
+            Some(Value::String(name)) => name.as_str(),
+            _ => "",
+        };
+        let Some(tool) = self.shared.catalog.get(name) else {
+            record.unknown_tool(name);
+            return Err(ToolError::new(
+                ErrorCode::UnknownTool,
+                format!("Unknown tool {name:?}. `tools/list` shows the tools this server offers."),
+            ));
+        };
+        record.known_tool(tool.name);
+        let connection = ctx.connection;
+        if let Err(retry_after_ms) = self.limiter.check(connection, tool.name, Instant::now()) {
+            if let Some(t) = &self.telemetry {
+                t.audit.emit(AuditEvent::RateLimited {
+                    tool: tool.name.to_string(),
+                    session: connection,
+                    retry_after_ms,
+                });
+            }
+            return Err(ToolError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many {} calls on this connection; retry in {retry_after_ms} ms \
+                     (limit IDE_AGENTS_RATE_PER_SEC={}, burst IDE_AGENTS_RATE_BURST={}).",
+                    tool.name, self.shared.config.rate_per_sec, self.shared.config.rate_burst
+                ),
+            )
+            .with("retry_after_ms", retry_after_ms));
+        }
+        let invalid = |e: String| ToolError::invalid_arguments(format!("{}: {e}", tool.name));
+        let args = unwrap_arguments(params.remove("arguments")).map_err(invalid)?;
+        record.method = args.get("method").and_then(Value::as_str).map(String::from);
+        schema::validate(&tool.input_schema, &args).map_err(invalid)?;
+        let run = RunTool {
+            call: ToolCall { tool, args, ctx },
+            cancel,
+        };
+        match self.groups.get(&tool.group) {
+            Some(group) => Ok(Box::pin(group.send(run))),
+            None => Err(ToolError::new(
+                ErrorCode::UnknownTool,
+                format!("the {} group is not available", tool.group.as_str()),
+            )),
+        }
+    }
+}
+
+/// A tool call on its way through a group's actor.
+type RunningTool = LocalBoxFuture<'static, Result<Option<ToolResult>, MailboxError>>;
+
+impl Router {
+    /// Resources, prompts and completion; `resources/read` and `prompts/get` get a span.
+    fn content(
+        &self,
+        method: &'static str,
+        request: Request,
+        era: Era,
+        connection: u64,
+    ) -> Respond<Option<RpcResult>> {
+        let notes = Arc::new(CallNotes::default());
+        let telemetry = match &self.telemetry {
+            Some(t) if super::content::has_span(method) => t.clone(),
+            _ => {
+                let answer = super::content::serve(self.shared.clone(), request, era, notes);
+                return Respond::from_future(answer);
+            }
+        };
+        let mut record = CallRecord::start(SpanExtra {
+            request_id: Some(request.id.clone()),
+            session: connection,
+            protocol_version: era.version(),
+            traceparent: traceparent_of(&request),
+            ..SpanExtra::default()
+        });
+        record.method(method);
+        let answer = super::content::serve(self.shared.clone(), request, era, notes.clone());
+        Respond::from_future(Box::pin(async move {
+            let result = answer.await;
+            notes.copy_into(&mut record.extra);
+            let error_code = match &result {
+                Some(Ok(_)) => None,
+                Some(Err(e)) => Some(e.kind()),
+                None => Some("cancelled"),
+            };
+            telemetry.content_done(record, error_code);
+            result
         }))
     }
 }
 
+fn traceparent_of(request: &Request) -> Option<String> {
+    request
+        .meta()
+        .and_then(|m| m.get("traceparent"))
+        .and_then(Value::as_str)
+        .map(String::from)
+}
+
 /// `ide-agents/approvals/{list,approve,deny}`: the control side of command approvals.
-fn approvals_method(shared: &Shared, method: &str, params: Option<&Value>) -> RpcResult {
+fn approvals_method(
+    shared: &Shared,
+    method: &str,
+    params: Option<&Value>,
+    audit: Option<AuditLog>,
+) -> RpcResult {
     let now = std::time::Instant::now();
     let action_id = || {
         params
@@ -191,15 +340,24 @@ fn approvals_method(shared: &Shared, method: &str, params: Option<&Value>) -> Rp
         "ide-agents/approvals/deny" => shared.approvals.deny(action_id()?, now),
         other => return Err(RpcError::method_not_found(other)),
     };
-    let value = match resolution {
-        Resolution::Granted { command, ttl } => json!({
-            "approved": true,
-            "command": approvals::shown(&command),
-            "ttl_seconds": ttl.as_secs_f64(),
-        }),
-        Resolution::Denied { command } => {
-            json!({"denied": true, "command": approvals::shown(&command)})
-        }
+    let action_id = action_id()?.to_string();
+    let (value, event) = match resolution {
+        Resolution::Granted { command, ttl } => (
+            json!({
+                "approved": true,
+                "command": approvals::shown(&command),
+                "ttl_seconds": ttl.as_secs_f64(),
+            }),
+            AuditEvent::ApprovalGranted {
+                action_id,
+                command,
+                ttl_secs: Some(ttl.as_secs()),
+            },
+        ),
+        Resolution::Denied { command } => (
+            json!({"denied": true, "command": approvals::shown(&command)}),
+            AuditEvent::ApprovalDenied { action_id, command },
+        ),
         Resolution::Unknown => {
             return Err(RpcError::invalid_params(
                 "no pending action with that id (it may have expired, or been approved or denied already); \
@@ -207,6 +365,9 @@ fn approvals_method(shared: &Shared, method: &str, params: Option<&Value>) -> Rp
             ));
         }
     };
+    if let Some(audit) = audit {
+        audit.emit(event);
+    }
     Ok(Reply::Value(value))
 }
 
@@ -228,9 +389,11 @@ impl Actor for Router {
 
     fn started(&mut self, _ctx: &mut Context<Self>) {
         // Started here so the pool and the group actors live on this router's worker thread.
+        self.telemetry = Some(Rc::new(WorkerTelemetry::start(&self.shared.telemetry)));
         let shared = &self.shared;
         let pool = BackendPool::new(shared.clone(), self.index == 0).start();
-        let core = ToolGroupActor::new(CoreTools::new(shared.clone(), pool.clone())).start();
+        let core =
+            ToolGroupActor::new(CoreTools::new(shared.clone(), pool.clone(), self.audit())).start();
         self.groups.insert(GroupId::Core, core.recipient());
         if shared.catalog.has_group(GroupId::Ultra) {
             let ultra = ToolGroupActor::new(UltraTools::new(pool)).start();
@@ -265,19 +428,44 @@ impl Handler<Dispatch> for Router {
             connection,
             cancel,
         } = msg;
-        match request.method.as_str() {
-            "tools/list" => ready(self.tools_list(&request, era)),
-            "tools/call" => self.tools_call(request, era, connection, cancel),
+        let started = Instant::now();
+        // Method names are static here so clients cannot grow the metrics map.
+        let (method, respond) = match request.method.as_str() {
+            "tools/list" => ("tools/list", ready(self.tools_list(&request, era))),
+            "tools/call" => (
+                "tools/call",
+                self.tools_call(request, era, connection, cancel),
+            ),
+            "ide-agents/status" => (
+                "ide-agents/status",
+                ready(Ok(Reply::Value(crate::status::report(&self.shared)))),
+            ),
             m if m.starts_with("ide-agents/approvals/") => {
-                ready(approvals_method(&self.shared, m, request.params.as_ref()))
+                let audit = self.audit();
+                let answer = approvals_method(&self.shared, m, request.params.as_ref(), audit);
+                return ready(answer);
             }
             method @ ("ide-agents/stop" | "ide-agents/reload") => {
-                Respond::from_future(super::control::serve(&self.shared, method))
+                return Respond::from_future(super::control::serve(&self.shared, method));
             }
-            m if super::content::serves(m) => {
-                Respond::from_future(super::content::serve(self.shared.clone(), request, era))
+            other => match super::content::served(other) {
+                Some(method) => (method, self.content(method, request, era, connection)),
+                None => return ready(Err(RpcError::method_not_found(other))),
+            },
+        };
+        self.timed(method, started, respond)
+    }
+}
+
+impl Handler<FlushTelemetry> for Router {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: FlushTelemetry, _ctx: &mut Context<Self>) -> Self::Result {
+        let flushed = self.telemetry.as_ref().map(|t| t.flush());
+        Box::pin(async move {
+            if let Some(flushed) = flushed {
+                let _ = flushed.await;
             }
-            other => ready(Err(RpcError::method_not_found(other))),
-        }
+        })
     }
 }

@@ -5,6 +5,7 @@ pub mod breaker;
 pub mod encode;
 pub mod health;
 pub mod retry;
+pub mod stats;
 
 use crate::tools::{ErrorCode, ToolError};
 use serde_json::Value;

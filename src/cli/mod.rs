@@ -6,6 +6,7 @@ pub mod client;
 pub mod connect;
 pub mod control;
 pub mod serve_args;
+pub mod status;
 
 use crate::config::{Config, client_socket_path};
 use clap::{Parser, Subcommand};
@@ -75,6 +76,15 @@ enum Command {
         #[arg(long, env = "IDE_AGENTS_SOCKET")]
         socket: Option<PathBuf>,
     },
+    /// Show the daemon's state: connections, requests, tools, telemetry, components.
+    /// Exit 3 when it is not reachable, 4 when it is degraded.
+    Status {
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        socket: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -109,6 +119,7 @@ pub fn main() -> i32 {
         ),
         Command::Stop { socket } => control::stop(&client_socket_path(socket)),
         Command::Reload { socket } => control::reload(&client_socket_path(socket)),
+        Command::Status { json, socket } => status::run(&client_socket_path(socket), json),
     }
 }
 

@@ -3,7 +3,9 @@
 
 use crate::actors::control::Control;
 use crate::actors::router::Router;
+use crate::actors::shutdown::BeforeExit;
 use crate::actors::supervisor::{Supervisor, Worker};
+use crate::actors::telemetry::flush_workers;
 use crate::actors::watchdog::{Ping, Watchdog};
 use crate::config::Config;
 use crate::daemon::activation::ListenEnv;
@@ -13,6 +15,10 @@ use crate::shared::Shared;
 use actix::prelude::*;
 use futures_util::future::join_all;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest wait for the workers to hand over their telemetry on stop.
+const TELEMETRY_FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 pub fn run(config: Config) -> Result<(), String> {
     // SAFETY: no other thread exists yet (the runtime and workers start below), so changing
@@ -27,6 +33,10 @@ pub fn run(config: Config) -> Result<(), String> {
         .set_nonblocking(true)
         .map_err(|e| format!("cannot configure {}: {e}", listening.describe()))?;
     let shared = Arc::new(Shared::new(config));
+    if let Err(e) = shared.telemetry.start_writer() {
+        listening.remove_own_file();
+        return Err(e);
+    }
     let system = System::new();
     let started = system.block_on(start(shared.clone(), &listening));
     if let Err(e) = started {
@@ -34,6 +44,9 @@ pub fn run(config: Config) -> Result<(), String> {
         return Err(e);
     }
     let outcome = system.run().map_err(|e| format!("runtime failed: {e}"));
+    // The workers handed their buffers to the writer before the system stopped (the
+    // before-exit hook below); now the writer writes the last batches and fsyncs.
+    shared.telemetry.close();
     listening.remove_own_file();
     log::info!("stopped");
     outcome
@@ -62,6 +75,11 @@ async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String>
         stop: supervisor.clone().recipient(),
         reload: supervisor.clone().recipient(),
     });
+    // On stop, after the drain: every worker hands its partial telemetry batches to the writer.
+    let flush_routers = routers.clone();
+    supervisor.do_send(BeforeExit(Box::new(move || {
+        Box::pin(flush_workers(flush_routers, TELEMETRY_FLUSH_DEADLINE))
+    })));
     signals::watch(supervisor.clone());
     if let Some(interval) = notify::watchdog_interval() {
         Watchdog::new(routers.clone(), interval).start();

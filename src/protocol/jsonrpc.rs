@@ -102,6 +102,19 @@ impl RpcError {
         RpcError::new(INVALID_PARAMS, message)
     }
 
+    /// A stable name for the error's code, as telemetry records it.
+    pub fn kind(&self) -> &'static str {
+        match self.code {
+            PARSE_ERROR => "parse_error",
+            INVALID_REQUEST => "invalid_request",
+            METHOD_NOT_FOUND => "method_not_found",
+            INVALID_PARAMS => "invalid_arguments",
+            RESOURCE_NOT_FOUND => "not_found",
+            UNSUPPORTED_VERSION => "unsupported_version",
+            _ => "internal_error",
+        }
+    }
+
     pub fn method_not_found(method: &str) -> Self {
         RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}"))
     }

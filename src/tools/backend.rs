@@ -2,12 +2,15 @@
 //! documentation, and the readiness probe.
 
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
-use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolResult, arg_str};
+use super::{CallNotes, ErrorCode, ToolCall, ToolError, ToolFuture, ToolResult, arg_str};
 use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
+use crate::actors::telemetry::AuditLog;
 use crate::approvals::{Decision, shown};
 use crate::backend::encode::percent_encode;
 use crate::backend::{BackendCall, Target};
+use crate::cache::Kind;
 use crate::shared::Shared;
+use crate::telemetry::AuditEvent;
 use actix::Addr;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -99,11 +102,23 @@ pub fn specs() -> Vec<ToolSpec> {
 pub struct BackendTools {
     shared: Arc<Shared>,
     pool: Addr<BackendPool>,
+    /// Where approval requests and executed commands are recorded.
+    audit: Option<AuditLog>,
 }
 
 impl BackendTools {
-    pub fn new(shared: Arc<Shared>, pool: Addr<BackendPool>) -> Self {
-        BackendTools { shared, pool }
+    pub fn new(shared: Arc<Shared>, pool: Addr<BackendPool>, audit: Option<AuditLog>) -> Self {
+        BackendTools {
+            shared,
+            pool,
+            audit,
+        }
+    }
+
+    fn audit(&self, event: AuditEvent) {
+        if let Some(audit) = &self.audit {
+            audit.emit(event);
+        }
     }
 
     pub fn handles(name: &str) -> bool {
@@ -118,20 +133,22 @@ impl BackendTools {
                 "ide_agents_run_command" => {
                     let command = arg_str(args, "command").unwrap_or_default().to_string();
                     let payload = args.get("payload").cloned().unwrap_or_else(|| json!({}));
-                    this.run(call.tool.name, command, payload).await
+                    this.run(&call, command, payload).await
                 }
-                "ide_agents_list_entities" => this.list_entities().await,
+                "ide_agents_list_entities" => this.list_entities(&call.ctx.notes).await,
                 "ide_agents_fetch_doc" => {
-                    this.fetch_doc(arg_str(args, "topic").unwrap_or_default())
-                        .await
+                    let topic = arg_str(args, "topic").unwrap_or_default();
+                    this.fetch_doc(topic, &call.ctx.notes).await
                 }
-                "ide_agents_command" => this.command(call.tool.name, args).await,
+                "ide_agents_command" => this.command(&call).await,
                 "ide_agents_catalog" => match (arg_str(args, "method"), arg_str(args, "query")) {
-                    (Some("get_doc"), Some(q)) if !q.is_empty() => this.fetch_doc(q).await,
+                    (Some("get_doc"), Some(q)) if !q.is_empty() => {
+                        this.fetch_doc(q, &call.ctx.notes).await
+                    }
                     (Some("get_doc"), _) => Err(ToolError::invalid_arguments(
                         "ide_agents_catalog: method get_doc needs `query`, the documentation topic",
                     )),
-                    _ => this.list_entities().await,
+                    _ => this.list_entities(&call.ctx.notes).await,
                 },
                 "ide_agents_readyz" => Ok(this.readyz().await),
                 other => Err(ToolError::new(
@@ -143,24 +160,45 @@ impl BackendTools {
     }
 
     /// Runs `command` if approved; otherwise answers `approval_required` with the action id.
-    async fn run(&self, tool: &str, command: String, payload: Value) -> ToolResult {
-        match self.shared.approvals.check(&command, tool, Instant::now()) {
-            Decision::Ask { action_id, .. } => Err(approval_required(&command, &action_id)),
+    async fn run(&self, call: &ToolCall, command: String, payload: Value) -> ToolResult {
+        let session = call.ctx.connection;
+        match self
+            .shared
+            .approvals
+            .check(&command, call.tool.name, Instant::now())
+        {
+            Decision::Ask { action_id, new } => {
+                if new {
+                    self.audit(AuditEvent::ApprovalRequested {
+                        action_id: action_id.clone(),
+                        command: command.clone(),
+                        session,
+                    });
+                }
+                Err(approval_required(&command, &action_id))
+            }
             Decision::Run { .. } => {
-                let call = BackendCall::post_once(
+                let request = BackendCall::post_once(
                     Target::Backend,
                     "/command",
                     json!({"command": command, "payload": payload}),
                 );
-                let reply = backend_pool::call(&self.pool, call)
-                    .await
-                    .map_err(|e| e.to_tool_error())?;
+                let reply = backend_pool::call(&self.pool, request).await;
+                self.audit(AuditEvent::CommandExecuted {
+                    action_id: None,
+                    command,
+                    success: reply.is_ok(),
+                    session: Some(session),
+                });
+                let reply = reply.map_err(|e| e.to_tool_error())?;
+                call.ctx.notes.backend_status(reply.status);
                 Ok(as_object(reply.body))
             }
         }
     }
 
-    async fn command(&self, tool: &str, args: &Map<String, Value>) -> ToolResult {
+    async fn command(&self, call: &ToolCall) -> ToolResult {
+        let args = &call.args;
         let command = arg_str(args, "command").unwrap_or_default().to_string();
         let mut payload = match args.get("payload") {
             Some(Value::Object(p)) => p.clone(),
@@ -173,7 +211,7 @@ impl BackendTools {
         }
         let payload = Value::Object(payload);
         match arg_str(args, "method") {
-            Some("run") => self.run(tool, command, payload).await,
+            Some("run") => self.run(call, command, payload).await,
             Some("dry_run") => Ok(json!({"dry_run": true, "command": command, "payload": payload})),
             _ => {
                 let program = command.split_whitespace().next().unwrap_or("");
@@ -190,33 +228,56 @@ impl BackendTools {
         }
     }
 
-    async fn list_entities(&self) -> ToolResult {
-        let call = BackendCall::get(Target::Backend, "/entities/mappings");
-        let reply = backend_pool::call(&self.pool, call)
-            .await
-            .map_err(|e| e.to_tool_error())?;
-        let entities = match reply.body {
-            Value::Object(mut o) if o.contains_key("entities") => {
-                o.remove("entities").unwrap_or(Value::Null)
-            }
-            other => other,
+    /// `GET /entities/mappings`, through the cache (60 s).
+    async fn list_entities(&self, notes: &CallNotes) -> ToolResult {
+        let load = async {
+            let call = BackendCall::get(Target::Backend, "/entities/mappings");
+            let reply = backend_pool::call(&self.pool, call)
+                .await
+                .map_err(|e| e.to_tool_error())?;
+            notes.backend_status(reply.status);
+            let entities = match reply.body {
+                Value::Object(mut o) if o.contains_key("entities") => {
+                    o.remove("entities").unwrap_or(Value::Null)
+                }
+                other => other,
+            };
+            Ok(json!({ "entities": entities }))
         };
-        Ok(json!({ "entities": entities }))
+        self.cached("entities", load, notes).await
     }
 
-    async fn fetch_doc(&self, topic: &str) -> ToolResult {
-        let call = BackendCall::get(
-            Target::Backend,
-            format!("/documentation?topic={}", percent_encode(topic)),
-        );
-        let reply = backend_pool::call(&self.pool, call).await.map_err(|e| {
-            let mut t = e.to_tool_error();
-            if t.code == ErrorCode::NotFound {
-                t.message = format!("No documentation for topic {topic:?}.");
-            }
-            t
-        })?;
-        Ok(json!({ "documentation": reply.body }))
+    /// `GET /documentation?topic=…`, through the cache (60 s) keyed by topic.
+    async fn fetch_doc(&self, topic: &str, notes: &CallNotes) -> ToolResult {
+        let load = async {
+            let call = BackendCall::get(
+                Target::Backend,
+                format!("/documentation?topic={}", percent_encode(topic)),
+            );
+            let reply = backend_pool::call(&self.pool, call).await.map_err(|e| {
+                let mut t = e.to_tool_error();
+                if t.code == ErrorCode::NotFound {
+                    t.message = format!("No documentation for topic {topic:?}.");
+                }
+                t
+            })?;
+            notes.backend_status(reply.status);
+            Ok(json!({ "documentation": reply.body }))
+        };
+        self.cached(&format!("doc:{topic}"), load, notes).await
+    }
+
+    /// A backend lookup through the shared cache: a hit answers without the backend,
+    /// concurrent misses share one request, errors are not kept.
+    async fn cached(
+        &self,
+        key: &str,
+        load: impl std::future::Future<Output = ToolResult>,
+        notes: &CallNotes,
+    ) -> ToolResult {
+        let cached = self.shared.cache.fetch(key, Kind::Backend, load).await?;
+        notes.cache(cached.hit);
+        Ok(Arc::unwrap_or_clone(cached.value))
     }
 
     async fn readyz(&self) -> Value {

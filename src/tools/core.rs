@@ -4,6 +4,7 @@ use super::backend::BackendTools;
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
 use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, ToolResult, arg_str};
 use crate::actors::backend_pool::BackendPool;
+use crate::actors::telemetry::AuditLog;
 use crate::clock;
 use crate::prompts::{self, PromptError};
 use crate::resources::{self, ResourceError, Target};
@@ -33,7 +34,7 @@ pub fn specs() -> Vec<ToolSpec> {
         input_schema: no_arguments(),
         annotations: Annotations::LOCAL_READ,
     };
-    vec![
+    let mut specs = vec![
         core(
             "ide_agents_server_instructions",
             "Describe this server: version, a summary, and the names of its tools, resources and prompts.",
@@ -90,7 +91,9 @@ pub fn specs() -> Vec<ToolSpec> {
                 "Clear the daemon's caches and re-read resource and prompt files and the anomaly thresholds.",
             )
         },
-    ]
+    ];
+    specs.extend(super::observe::specs());
+    specs
 }
 
 pub struct CoreTools {
@@ -99,8 +102,8 @@ pub struct CoreTools {
 }
 
 impl CoreTools {
-    pub fn new(shared: Arc<Shared>, pool: Addr<BackendPool>) -> Self {
-        let backend = BackendTools::new(shared.clone(), pool);
+    pub fn new(shared: Arc<Shared>, pool: Addr<BackendPool>, audit: Option<AuditLog>) -> Self {
+        let backend = BackendTools::new(shared.clone(), pool, audit);
         CoreTools { shared, backend }
     }
 
@@ -118,7 +121,8 @@ impl CoreTools {
 
     /// `ide_agents_resource`: the same listing and content as `resources/list` and
     /// `resources/read`.
-    async fn resource(shared: Arc<Shared>, args: Map<String, Value>) -> ToolResult {
+    async fn resource(shared: Arc<Shared>, call: ToolCall) -> ToolResult {
+        let args = call.args;
         match arg_str(&args, "method").unwrap_or("list") {
             "list" => {
                 let listed = resources::list(&shared.cache, &shared.config).await;
@@ -139,9 +143,11 @@ impl CoreTools {
                     )
                 })?;
                 let target = Target::parse(name).ok_or_else(|| unknown_resource(name))?;
-                // Telemetry: the resource-read span belongs around this call, as for MCP.
                 match resources::read(&shared.cache, &shared.config, &target).await {
-                    Ok(read) => Ok(json!({"name": target.name(), "content": read.value["text"]})),
+                    Ok(read) => {
+                        call.ctx.notes.cache(read.hit);
+                        Ok(json!({"name": target.name(), "content": read.value["text"]}))
+                    }
                     Err(ResourceError::NotFound(m)) => {
                         Err(ToolError::new(ErrorCode::NotFound, m).with("name", name))
                     }
@@ -167,7 +173,6 @@ impl CoreTools {
                     Some(Value::Object(a)) => a.clone(),
                     _ => Map::new(),
                 };
-                // Telemetry: the prompt-get span belongs around this call, as for MCP.
                 match prompts::get(&shared.cache, &shared.config, name, &arguments).await {
                     Ok((mut result, _)) => {
                         let bare = name.strip_prefix('/').unwrap_or(name);
@@ -230,7 +235,7 @@ impl ToolGroup for CoreTools {
             "ide_agents_server_instructions" => {
                 return Box::pin(Self::server_instructions(shared));
             }
-            "ide_agents_resource" => return Box::pin(Self::resource(shared, call.args)),
+            "ide_agents_resource" => return Box::pin(Self::resource(shared, call)),
             "ide_agents_prompt" => return Box::pin(Self::prompt(shared, call.args)),
             _ => {}
         }
@@ -241,6 +246,10 @@ impl ToolGroup for CoreTools {
                 "time": clock::rfc3339_utc(clock::epoch_millis()),
             })),
             "ide_agents_health" => self.health(),
+            "ide_agents_metrics_snapshot" => super::observe::metrics_snapshot(&self.shared),
+            "ide_agents_security_anomalies" => {
+                super::observe::security_anomalies(&self.shared, &call.args)
+            }
             other => Err(ToolError::new(
                 super::ErrorCode::UnknownTool,
                 format!("the core group has no tool {other}"),

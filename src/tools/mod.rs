@@ -5,12 +5,17 @@ pub mod backend;
 pub mod catalog;
 pub mod core;
 pub mod error;
+pub mod observe;
 pub mod spec;
 pub mod ultra;
 
 use crate::protocol::jsonrpc::RequestId;
+use crate::telemetry::span::SpanExtra;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU8, AtomicU16};
 
 pub use catalog::Catalog;
 pub use error::{ErrorCode, ToolError};
@@ -27,6 +32,42 @@ pub struct CallContext {
     pub protocol_version: &'static str,
     pub progress_token: Option<Value>,
     pub traceparent: Option<String>,
+    /// What the call's span reports besides its outcome.
+    pub notes: Arc<CallNotes>,
+}
+
+/// Facts a handler learns while it runs that its telemetry span reports (SPEC §8.1 `extra`):
+/// the backend's HTTP status and whether the cache answered. Atomics because a call's
+/// context crosses an actor message, which must be `Send`.
+#[derive(Debug, Default)]
+pub struct CallNotes {
+    /// 0 until a backend answered.
+    backend_status: AtomicU16,
+    /// 0 unknown, 1 hit, 2 miss.
+    cache: AtomicU8,
+}
+
+impl CallNotes {
+    pub fn backend_status(&self, status: u16) {
+        self.backend_status.store(status, Relaxed);
+    }
+
+    pub fn cache(&self, hit: bool) {
+        self.cache.store(if hit { 1 } else { 2 }, Relaxed);
+    }
+
+    /// Adds what was noted to a span's `extra`.
+    pub fn copy_into(&self, extra: &mut SpanExtra) {
+        extra.backend_status = match self.backend_status.load(Relaxed) {
+            0 => None,
+            status => Some(status),
+        };
+        extra.cache = match self.cache.load(Relaxed) {
+            1 => Some("hit"),
+            2 => Some("miss"),
+            _ => None,
+        };
+    }
 }
 
 /// One validated tool call, addressed to the group that owns the tool.

@@ -78,6 +78,9 @@ impl DaemonBuilder {
             .env_remove("XDG_RUNTIME_DIR")
             .env("IDE_AGENTS_SOCKET", &socket)
             .env("IDE_AGENTS_WORKERS", "2")
+            // Tests drive far more calls per connection than a person would; the rate-limit
+            // tests set their own limits.
+            .env("IDE_AGENTS_RATE_BURST", "1000000")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -208,6 +211,39 @@ impl Daemon {
     pub fn peak_rss_kib(&self) -> u64 {
         proc_status_kib(self.pid(), "VmHWM:")
     }
+}
+
+/// Polls `cond` every few ms until it holds; panics naming `what` after [`IO_TIMEOUT`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The lines of a JSON-lines file, parsed (empty when the file does not exist yet).
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    raw_lines(path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
+}
+
+/// The complete lines of a file (a line still being written is left out).
+pub fn raw_lines(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 pub fn proc_status_kib(pid: i32, key: &str) -> u64 {

@@ -1,0 +1,138 @@
+//! An append-only JSON-lines file with size-bounded rotation to `.1` … `.N`.
+//!
+//! The file is opened lazily and reopened after any failure, so a logs directory that
+//! becomes writable again is picked up without a restart.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct LogFile {
+    path: PathBuf,
+    max_bytes: u64,
+    keep: usize,
+    file: Option<File>,
+    size: u64,
+}
+
+impl LogFile {
+    pub fn new(path: PathBuf, max_bytes: u64, keep: usize) -> LogFile {
+        LogFile {
+            path,
+            max_bytes,
+            keep,
+            file: None,
+            size: 0,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `bytes` (whole lines) in one write, rotating first when they would take the
+    /// file past its bound. A batch larger than the bound goes into a fresh file whole.
+    pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let result = self.try_append(bytes);
+        if result.is_err() {
+            // Reopen next time: the directory may have been fixed, or the file replaced.
+            self.file = None;
+        }
+        result
+    }
+
+    fn try_append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.file.is_none() {
+            self.open()?;
+        }
+        if self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let file = match self.file.as_mut() {
+            Some(f) => f,
+            None => return Err(std::io::Error::other("log file not open")),
+        };
+        file.write_all(bytes)?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn open(&mut self) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = file.metadata()?.len();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    fn rotated(&self, n: usize) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    /// `file.N-1` → `file.N`, …, `file` → `file.1`; the oldest falls off.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        let _ = std::fs::remove_file(self.rotated(self.keep));
+        for n in (1..self.keep).rev() {
+            let from = self.rotated(n);
+            if from.exists() {
+                std::fs::rename(&from, self.rotated(n + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, self.rotated(1))?;
+        self.open()
+    }
+
+    /// Pushes what was written to the disk (shutdown).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        match self.file.as_ref() {
+            Some(f) => f.sync_all(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_at_the_bound_and_keeps_n_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.jsonl");
+        let mut log = LogFile::new(path.clone(), 25, 2);
+        for i in 0..10 {
+            log.append(format!("line-{i:04}\n").as_bytes()).unwrap();
+        }
+        // 10 bytes a line, 25 bytes a file: two lines per file, newest in the base file.
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "line-0008\nline-0009\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("spans.jsonl.1")).unwrap(),
+            "line-0006\nline-0007\n"
+        );
+        assert!(dir.path().join("spans.jsonl.2").exists());
+        assert!(!dir.path().join("spans.jsonl.3").exists());
+    }
+
+    #[test]
+    fn an_unwritable_directory_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        let mut log = LogFile::new(blocker.join("logs/spans.jsonl"), 100, 2);
+        assert!(log.append(b"a\n").is_err());
+        assert!(log.append(b"a\n").is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! The telemetry writer: one thread that receives whole batches over a channel, appends
+//! them to the span and audit files, rotates them, and fsyncs when told to close.
+//! Worker threads only ever `try_send` to it, so a slow or failing disk never blocks a
+//! request: a batch that cannot be queued or written is counted as dropped.
+
+use super::audit::AuditRecord;
+use super::log_file::LogFile;
+use super::span::Span;
+use super::stats::TelemetryStats;
+use crossbeam_channel::Receiver;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::thread::JoinHandle;
+
+/// Batches queued for the writer before workers start dropping them.
+pub const QUEUE_BATCHES: usize = 1024;
+
+pub const SPANS_FILE: &str = "mcp_tool_spans.jsonl";
+pub const AUDIT_FILE: &str = "security_audit.jsonl";
+
+pub enum WriterMsg {
+    Spans(Vec<Span>),
+    Audit(Vec<AuditRecord>),
+    /// Write what came before, fsync both files, and end the thread.
+    Close,
+}
+
+pub struct WriterFiles {
+    pub spans: PathBuf,
+    pub audit: PathBuf,
+    pub max_bytes: u64,
+    pub keep: usize,
+}
+
+/// Starts the writer thread; it ends on [`WriterMsg::Close`] or when every sender is gone.
+pub fn spawn(
+    files: WriterFiles,
+    rx: Receiver<WriterMsg>,
+    stats: Arc<TelemetryStats>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("telemetry-writer".into())
+        .spawn(move || Writer::new(files, stats).run(rx))
+}
+
+struct Sink {
+    log: LogFile,
+    failing: bool,
+}
+
+impl Sink {
+    /// Serializes `items` as lines and appends them in one write; returns whether it worked.
+    fn write<T: Serialize>(&mut self, items: &[T], buf: &mut Vec<u8>) -> bool {
+        buf.clear();
+        for item in items {
+            if serde_json::to_writer(&mut *buf, item).is_err() {
+                return false;
+            }
+            buf.push(b'\n');
+        }
+        match self.log.append(buf) {
+            Ok(()) => {
+                if self.failing {
+                    log::info!("writing {} again", self.log.path().display());
+                    self.failing = false;
+                }
+                true
+            }
+            Err(e) => {
+                // Once per failure spell, not once per batch.
+                if !self.failing {
+                    log::warn!(
+                        "cannot write {}: {e}; telemetry is being dropped until it is writable (check MCP_TOOL_SPANS_DIR)",
+                        self.log.path().display()
+                    );
+                    self.failing = true;
+                }
+                false
+            }
+        }
+    }
+}
+
+struct Writer {
+    spans: Sink,
+    audit: Sink,
+    stats: Arc<TelemetryStats>,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    fn new(files: WriterFiles, stats: Arc<TelemetryStats>) -> Writer {
+        let sink = |path| Sink {
+            log: LogFile::new(path, files.max_bytes, files.keep),
+            failing: false,
+        };
+        Writer {
+            spans: sink(files.spans),
+            audit: sink(files.audit),
+            stats,
+            buf: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    fn run(mut self, rx: Receiver<WriterMsg>) {
+        for msg in rx.iter() {
+            match msg {
+                WriterMsg::Spans(batch) => {
+                    let ok = self.spans.write(&batch, &mut self.buf);
+                    let s = &self.stats;
+                    s.spans_failing.store(!ok, Relaxed);
+                    self.count(ok, batch.len(), &s.spans_written, &s.spans_dropped);
+                }
+                WriterMsg::Audit(batch) => {
+                    let ok = self.audit.write(&batch, &mut self.buf);
+                    let s = &self.stats;
+                    s.audit_failing.store(!ok, Relaxed);
+                    self.count(ok, batch.len(), &s.audit_written, &s.audit_dropped);
+                }
+                WriterMsg::Close => break,
+            }
+        }
+        for sink in [&mut self.spans, &mut self.audit] {
+            if let Err(e) = sink.log.sync() {
+                log::warn!("cannot fsync {}: {e}", sink.log.path().display());
+            }
+        }
+    }
+
+    fn count(&self, ok: bool, n: usize, written: &AtomicU64, dropped: &AtomicU64) {
+        if ok {
+            written.fetch_add(n as u64, Relaxed);
+            self.stats
+                .last_flush_ms
+                .store(crate::clock::epoch_millis(), Relaxed);
+        } else {
+            dropped.fetch_add(n as u64, Relaxed);
+        }
+    }
+}

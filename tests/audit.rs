@@ -1,0 +1,203 @@
+//! The audit log (SPEC §8.2), rate limiting (§9) and the anomaly report built on them.
+
+mod common;
+
+use common::{Client, daemon, json_lines, wait_until};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+fn audit_file(d: &common::Daemon) -> PathBuf {
+    d.dir.path().join("logs/security_audit.jsonl")
+}
+
+fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == kind).collect()
+}
+
+/// Limits that never refill during a test: 0.01 token/s.
+fn limited(burst: &str) -> common::DaemonBuilder {
+    daemon()
+        .env("IDE_AGENTS_RATE_PER_SEC", "0.01")
+        .env("IDE_AGENTS_RATE_BURST", burst)
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0.05")
+}
+
+#[test]
+fn a_burst_is_limited_per_connection_with_retry_after_and_an_audit_entry() {
+    let d = limited("3").start();
+    let mut a = d.client();
+    let mut b = d.client();
+    for _ in 0..3 {
+        assert_eq!(
+            a.call_tool("ide_agents_healthz", json!({}))["isError"],
+            false
+        );
+    }
+    let r = a.call_tool("ide_agents_healthz", json!({}));
+    assert_eq!(r["isError"], true, "{r}");
+    let e = &r["structuredContent"]["error"];
+    assert_eq!(e["code"], "rate_limited");
+    assert!(e["retry_after_ms"].as_u64().unwrap() > 1000, "{e}");
+    // The bucket is per (connection, tool): another tool and another client are not limited.
+    assert_eq!(
+        a.call_tool("ide_agents_health", json!({}))["isError"],
+        false
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            b.call_tool("ide_agents_healthz", json!({}))["isError"],
+            false
+        );
+    }
+    wait_until("the rate_limited audit entry", || {
+        !of_type(&json_lines(&audit_file(&d)), "rate_limited").is_empty()
+    });
+    let lines = json_lines(&audit_file(&d));
+    let entry = of_type(&lines, "rate_limited")[0];
+    assert_eq!(entry["tool"], "ide_agents_healthz");
+    assert!(entry["ts"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(of_type(&lines, "rate_limited").len(), 1);
+    // A rate-limited call is its own event type, not also a tool failure.
+    assert!(of_type(&lines, "tool_failure").is_empty());
+    let raw = std::fs::read_to_string(audit_file(&d)).unwrap();
+    assert!(raw.starts_with("{\"ts\":"), "{raw}");
+}
+
+#[test]
+fn failed_tool_calls_are_audited_without_their_arguments() {
+    let d = daemon()
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0.05")
+        .start();
+    let mut c = d.client();
+    let r = c.call_tool("ide_agents_no_such_tool", json!({"secret": "hunter2"}));
+    assert_eq!(r["isError"], true);
+    let r = c.call_tool("ide_agents_healthz", json!({"unexpected": "hunter2"}));
+    assert_eq!(r["structuredContent"]["error"]["code"], "invalid_arguments");
+    wait_until("two tool_failure entries", || {
+        of_type(&json_lines(&audit_file(&d)), "tool_failure").len() == 2
+    });
+    let lines = json_lines(&audit_file(&d));
+    let codes: Vec<&Value> = lines.iter().map(|l| &l["error_code"]).collect();
+    assert_eq!(codes, [&json!("unknown_tool"), &json!("invalid_arguments")]);
+    assert_eq!(lines[0]["tool"], "ide_agents_no_such_tool");
+    assert_eq!(lines[1]["tool"], "ide_agents_healthz");
+    let raw = std::fs::read_to_string(audit_file(&d)).unwrap();
+    assert!(!raw.contains("hunter2"), "arguments leaked: {raw}");
+}
+
+fn anomalies(c: &mut Client, window: f64) -> Value {
+    let r = c.call_tool(
+        "ide_agents_security_anomalies",
+        json!({"window_seconds": window}),
+    );
+    assert_eq!(r["isError"], false, "{r}");
+    r["structuredContent"].clone()
+}
+
+#[test]
+fn event_counts_over_their_thresholds_are_anomalies() {
+    let d = limited("1")
+        .env("ANOMALY_THRESHOLD_RATE_LIMITED", "2")
+        .env("ANOMALY_THRESHOLD_TOOL_FAILURE", "3")
+        .start();
+    // Burst 1 limits the anomalies tool too: each report uses a fresh connection.
+    let quiet = anomalies(&mut d.client(), 3600.0);
+    let mut c = d.client();
+    assert_eq!(quiet["anomalies"], json!([]));
+    assert_eq!(quiet["window_seconds"], 3600.0);
+    for _ in 0..3 {
+        c.call_tool("ide_agents_healthz", json!({})); // 1 ok, 2 limited
+        c.call_tool("ide_agents_missing", json!({})); // unknown tool: a failure
+    }
+    // Other connections (on both workers) see the same daemon-wide counts.
+    let r = anomalies(&mut d.client(), 3600.0);
+    assert_eq!(r["events"]["rate_limited"], 2, "{r}");
+    assert_eq!(r["events"]["tool_failure"], 3, "{r}");
+    assert_eq!(r["events"]["approval_requested"], 0, "{r}");
+    let mut found: Vec<Value> = r["anomalies"].as_array().unwrap().clone();
+    found.sort_by_key(|a| a["type"].as_str().unwrap().to_string());
+    assert_eq!(
+        found,
+        [
+            json!({"type": "rate_limited", "count": 2, "threshold": 2}),
+            json!({"type": "tool_failure", "count": 3, "threshold": 3}),
+        ]
+    );
+    assert!(r["recent"]["tool_failure"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn anomaly_counts_start_from_the_existing_audit_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("logs")).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut old = String::new();
+    for ts in [now - 60.0, now - 30.0, now - 7200.0] {
+        old.push_str(&json!({"ts": ts, "type": "approval_denied", "action_id": "a"}).to_string());
+        old.push('\n');
+    }
+    std::fs::write(dir.path().join("logs/security_audit.jsonl"), old).unwrap();
+    let d = daemon().dir(dir).start();
+    let r = anomalies(&mut d.client(), 3600.0);
+    assert_eq!(r["events"]["approval_denied"], 2, "{r}");
+    assert_eq!(
+        anomalies(&mut d.client(), 86_400.0)["events"]["approval_denied"],
+        3
+    );
+}
+
+#[test]
+fn approvals_are_audited_from_request_to_execution() {
+    let backend = common::Backend::start();
+    let mut d = common::daemon_for(&backend)
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let mut c = d.client();
+    let ask = |c: &mut Client, command: &str| -> String {
+        let r = c.call_tool("ide_agents_run_command", json!({ "command": command }));
+        assert_eq!(
+            r["structuredContent"]["error"]["code"], "approval_required",
+            "{r}"
+        );
+        r["structuredContent"]["error"]["action_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let granted = ask(&mut c, "echo audited");
+    // Asking again for the same command reuses its pending action: one request event.
+    assert_eq!(ask(&mut c, "echo audited"), granted);
+    let approve = c.call_modern(
+        "ide-agents/approvals/approve",
+        json!({ "action_id": granted }),
+    );
+    assert_eq!(approve["result"]["approved"], true, "{approve}");
+    let ran = c.call_tool("ide_agents_run_command", json!({"command": "echo audited"}));
+    assert_eq!(ran["isError"], false, "{ran}");
+    let denied = ask(&mut c, "whoami");
+    let deny = c.call_modern("ide-agents/approvals/deny", json!({ "action_id": denied }));
+    assert_eq!(deny["result"]["denied"], true, "{deny}");
+
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit().success());
+    let lines = json_lines(&audit_file(&d));
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "approval_requested",
+            "approval_granted",
+            "command_executed",
+            "approval_requested",
+            "approval_denied"
+        ]
+    );
+    assert_eq!(lines[0]["action_id"], granted.as_str());
+    assert_eq!(lines[0]["command"], "echo audited");
+    assert_eq!(lines[1]["action_id"], granted.as_str());
+    assert_eq!(lines[2]["success"], true);
+    assert_eq!(lines[4]["action_id"], denied.as_str());
+}
