@@ -1,6 +1,7 @@
 //! A message response that is sent at once when it is already known, and only otherwise
 //! becomes a spawned task. actix's `ResponseFuture` always spawns a task, which costs a
-//! task allocation and a scheduler round even for answers computed in the handler.
+//! task allocation and a scheduler round even for answers computed in the handler. A
+//! handler may also forward the reply channel to another actor that answers in its place.
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::{Actor, Message};
@@ -10,6 +11,8 @@ use futures_util::future::LocalBoxFuture;
 pub enum Respond<T> {
     Now(T),
     Later(LocalBoxFuture<'static, T>),
+    /// Called with the reply channel, to hand it on (dropping it answers with an error).
+    Forward(Box<dyn FnOnce(Option<OneshotSender<T>>)>),
 }
 
 impl<T: 'static> Respond<T> {
@@ -38,6 +41,7 @@ where
                     let _ = tx.send(value);
                 }
             }
+            Respond::Forward(forward) => forward(tx),
             Respond::Later(fut) => {
                 actix_rt::spawn(async move {
                     let value = fut.await;

@@ -6,10 +6,10 @@ use super::drain::Sessions;
 use super::rate_limit::RateLimiter;
 use super::respond::Respond;
 use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
-use super::tool_group::{CancelSignal, RunTool, ToolGroupActor};
+use super::tool_group::{CancelSignal, RunTool, ToolGroupActor, ToolReply};
 use crate::approvals::{self, Resolution};
 use crate::protocol::envelope::unwrap_arguments;
-use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
+use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::version::Era;
 use crate::protocol::{lifecycle, schema};
 use crate::shared::Shared;
@@ -18,13 +18,11 @@ use crate::telemetry::span::SpanExtra;
 use crate::tools::core::CoreTools;
 use crate::tools::error::encode_call_result;
 use crate::tools::ultra::UltraTools;
-use crate::tools::{CallContext, CallNotes, ErrorCode, GroupId, ToolCall, ToolError, ToolResult};
-use actix::{Actor, Context, Handler, MailboxError, Recipient, ResponseFuture};
+use crate::tools::{CallContext, CallNotes, ErrorCode, GroupId, ToolCall, ToolError};
+use actix::{Actor, Context, Handler, Recipient, ResponseFuture};
 use bytes::Bytes;
-use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,7 +58,7 @@ pub struct Router {
     /// This worker's sessions, for draining on stop (see `drain.rs`).
     pub(super) sessions: Sessions,
     /// This worker's spans, metrics and audit handle (set when the router starts).
-    telemetry: Option<Rc<WorkerTelemetry>>,
+    telemetry: Option<Arc<WorkerTelemetry>>,
     /// Tool-call token buckets of this worker's connections.
     pub(super) limiter: RateLimiter,
 }
@@ -103,6 +101,8 @@ impl Router {
                 telemetry.method_done(method, started.elapsed(), matches!(result, Some(Ok(_))));
                 result
             })),
+            // A forwarded reply records its own latency where it is answered.
+            forward @ Respond::Forward(_) => forward,
         }
     }
 
@@ -168,8 +168,8 @@ impl Router {
             notes: notes.clone(),
         };
         let telemetry = self.telemetry.clone();
-        let running = match self.start_tool(params, ctx, cancel, &mut record) {
-            Ok(running) => running,
+        let (group, call) = match self.start_tool(params, ctx, &mut record) {
+            Ok(started) => started,
             Err(err) => {
                 let outcome = Err(err);
                 if let Some(t) = &telemetry {
@@ -178,36 +178,35 @@ impl Router {
                 return ready(Ok(tool_reply(outcome, era)));
             }
         };
-        Respond::Later(Box::pin(async move {
-            let answer = match running.await {
-                Ok(Some(outcome)) => Some(Ok(outcome)),
-                Ok(None) => None,
-                Err(e) => Some(Err(RpcError::new(
-                    INTERNAL_ERROR,
-                    format!("tool group unavailable: {e}"),
-                ))),
-            };
-            if let Some(t) = telemetry {
-                notes.copy_into(&mut record.extra);
-                let outcome = match &answer {
-                    Some(Ok(outcome)) => Some(outcome),
-                    _ => None,
-                };
-                t.tool_done(record, outcome);
-            }
-            answer.map(|a| a.map(|outcome| tool_reply(outcome, era)))
+        // The group's actor answers the session directly; this worker spawns no task to wait.
+        Respond::Forward(Box::new(move |tx| {
+            let reply: ToolReply = Box::new(move |outcome| {
+                if let Some(t) = telemetry {
+                    notes.copy_into(&mut record.extra);
+                    let elapsed = record.started.elapsed();
+                    t.tool_done(record, outcome.as_ref());
+                    t.method_done("tools/call", elapsed, outcome.is_some());
+                }
+                if let Some(tx) = tx {
+                    let _ = tx.send(outcome.map(|o| Ok(tool_reply(o, era))));
+                }
+            });
+            group.do_send(RunTool {
+                call,
+                cancel,
+                reply,
+            });
         }))
     }
 
-    /// Looks the tool up, applies the rate limit, validates the arguments, and sends the call
-    /// to the group's actor; an `Err` is the tool failure to answer with.
+    /// Looks the tool up, applies the rate limit and validates the arguments: the call and
+    /// the group actor to send it to, or the tool failure to answer with.
     fn start_tool(
         &mut self,
         mut params: Map<String, Value>,
         ctx: CallContext,
-        cancel: CancelSignal,
         record: &mut CallRecord,
-    ) -> Result<RunningTool, ToolError> {
+    ) -> Result<(Recipient<RunTool>, ToolCall), ToolError> {
         let name = match params.get("name") {
             Some(Value::String(name)) => name.as_str(),
             _ => "",
@@ -243,12 +242,8 @@ impl Router {
         let args = unwrap_arguments(params.remove("arguments")).map_err(invalid)?;
         record.method = args.get("method").and_then(Value::as_str).map(String::from);
         schema::validate(&tool.input_schema, &args).map_err(invalid)?;
-        let run = RunTool {
-            call: ToolCall { tool, args, ctx },
-            cancel,
-        };
         match self.groups.get(&tool.group) {
-            Some(group) => Ok(Box::pin(group.send(run))),
+            Some(group) => Ok((group.clone(), ToolCall { tool, args, ctx })),
             None => Err(ToolError::new(
                 ErrorCode::UnknownTool,
                 format!("the {} group is not available", tool.group.as_str()),
@@ -256,9 +251,6 @@ impl Router {
         }
     }
 }
-
-/// A tool call on its way through a group's actor.
-type RunningTool = LocalBoxFuture<'static, Result<Option<ToolResult>, MailboxError>>;
 
 impl Router {
     /// Resources, prompts and completion; `resources/read` and `prompts/get` get a span.
@@ -389,7 +381,7 @@ impl Actor for Router {
 
     fn started(&mut self, _ctx: &mut Context<Self>) {
         // Started here so the pool and the group actors live on this router's worker thread.
-        self.telemetry = Some(Rc::new(WorkerTelemetry::start(&self.shared.telemetry)));
+        self.telemetry = Some(Arc::new(WorkerTelemetry::start(&self.shared.telemetry)));
         let shared = &self.shared;
         let pool = BackendPool::new(shared.clone(), self.index == 0).start();
         let core =

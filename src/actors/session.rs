@@ -214,7 +214,10 @@ impl Session {
                 Ok(Some(result)) => act.respond(&key, result, Some(era)),
                 Ok(None) => {}
                 Err(e) => {
-                    let e = RpcError::new(INTERNAL_ERROR, format!("router unavailable: {e}"));
+                    let e = RpcError::new(
+                        INTERNAL_ERROR,
+                        format!("the request was dropped by the daemon: {e}"),
+                    );
                     act.send_error(Some(&key), &e);
                 }
             }

@@ -4,10 +4,11 @@
 //! (`notifications/cancelled`, or the client went away) the tool's future is dropped, and
 //! with it any backend request it was making.
 
-use super::respond::Respond;
 use crate::tools::{ToolCall, ToolGroup, ToolResult};
 use actix::{Actor, Context, Handler};
+use futures_util::FutureExt;
 use futures_util::future::{Either, select};
+use std::task::Poll;
 use tokio::sync::oneshot;
 
 /// Resolves when the caller no longer wants the answer (its sender was dropped).
@@ -27,28 +28,46 @@ impl<G: ToolGroup> Actor for ToolGroupActor<G> {
     type Context = Context<Self>;
 }
 
-/// A tool call together with the caller's cancellation signal.
+/// Receives a tool call's outcome: `None` when it was cancelled before it finished.
+pub type ToolReply = Box<dyn FnOnce(Option<ToolResult>) + Send>;
+
+/// A tool call, the caller's cancellation signal, and where its outcome goes. The reply is
+/// a callback rather than the message's result so the router forwards the session's reply
+/// channel here instead of waiting on this actor in a task of its own.
 pub struct RunTool {
     pub call: ToolCall,
     pub cancel: CancelSignal,
+    pub reply: ToolReply,
 }
 
 impl actix::Message for RunTool {
-    /// `None` when the call was cancelled before it finished.
-    type Result = Option<ToolResult>;
+    type Result = ();
 }
 
 impl<G: ToolGroup> Handler<RunTool> for ToolGroupActor<G> {
-    type Result = Respond<Option<ToolResult>>;
+    type Result = ();
 
-    fn handle(&mut self, msg: RunTool, _ctx: &mut Context<Self>) -> Self::Result {
-        let work = self.group.call(msg.call);
-        let cancel = msg.cancel;
-        Respond::from_future(Box::pin(async move {
+    fn handle(&mut self, msg: RunTool, _ctx: &mut Context<Self>) {
+        let RunTool {
+            call,
+            cancel,
+            reply,
+        } = msg;
+        let work = self.group.call(call);
+        let mut outcome = Box::pin(async move {
             match select(work, cancel).await {
                 Either::Left((result, _)) => Some(result),
                 Either::Right(_) => None,
             }
-        }))
+        });
+        // Most local tools are done on the first poll: answer without a task.
+        let waker = futures_util::task::noop_waker();
+        match outcome.poll_unpin(&mut std::task::Context::from_waker(&waker)) {
+            Poll::Ready(result) => reply(result),
+            // Polled again by its task, with a real waker.
+            Poll::Pending => {
+                actix_rt::spawn(async move { reply(outcome.await) });
+            }
+        }
     }
 }
