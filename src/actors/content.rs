@@ -8,15 +8,16 @@
 
 use super::router::{Reply, RpcResult};
 use super::subscriptions::not_found;
-use crate::cache::Kind;
+use crate::cache::{Cached, Kind};
 use crate::prompts::{self, PromptError};
-use crate::protocol::cursor;
 use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
 use crate::protocol::version::Era;
+use crate::protocol::{cursor, lifecycle};
 use crate::resources::{self, ResourceError, SCHEME, Target};
 use crate::shared::Shared;
 use crate::tools::CallNotes;
 use actix::ResponseFuture;
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +105,28 @@ fn with_ttl(mut result: Value, era: Era, ttl_left: Duration) -> Reply {
     Reply::Value(result)
 }
 
+/// The `resources/read` result, written from the stored, already escaped text: a hit
+/// copies the text once instead of cloning it into a `Value` and escaping it again.
+fn read_result(uri: &str, read: &Cached, era: Era) -> Bytes {
+    let v = &read.value;
+    let text = v["text_json"].as_str().unwrap_or("\"\"");
+    let mut out = Vec::with_capacity(text.len() + uri.len() + 200);
+    out.extend_from_slice(b"{\"contents\":[{\"uri\":");
+    let _ = serde_json::to_writer(&mut out, uri);
+    out.extend_from_slice(b",\"mimeType\":");
+    let _ = serde_json::to_writer(&mut out, &v["mimeType"]);
+    out.extend_from_slice(b",\"text\":");
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"}]");
+    if era.is_modern() {
+        let ttl_ms = read.ttl_left.as_millis() as u64;
+        out.extend_from_slice(format!(",\"ttlMs\":{ttl_ms},\"cacheScope\":\"private\"").as_bytes());
+        out.extend_from_slice(lifecycle::modern_result_suffix());
+    }
+    out.push(b'}');
+    Bytes::from(out)
+}
+
 async fn resources_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
     let listed = resources::list(&shared.cache, &shared.config).await;
     let items = listed.value["resources"]
@@ -138,11 +161,7 @@ async fn resources_read(shared: &Shared, req: &Request, era: Era, notes: &CallNo
     match resources::read(&shared.cache, &shared.config, &target).await {
         Ok(read) => {
             notes.cache(read.hit);
-            let v = &read.value;
-            let result = json!({
-                "contents": [{"uri": uri, "mimeType": v["mimeType"], "text": v["text"]}],
-            });
-            Ok(with_ttl(result, era, read.ttl_left))
+            Ok(Reply::Raw(read_result(uri, &read, era)))
         }
         Err(ResourceError::NotFound(_)) => Err(not_found(uri, era)),
         Err(e @ ResourceError::Unreadable(_)) => Err(RpcError::new(INTERNAL_ERROR, e.message())),
@@ -177,5 +196,41 @@ async fn prompts_get(shared: &Shared, req: &Request, era: Era) -> RpcResult {
         Err(PromptError::Unknown(m) | PromptError::BadArguments(m)) => {
             Err(RpcError::invalid_params(m))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(text: &str) -> Cached {
+        Cached {
+            value: Arc::new(json!({
+                "mimeType": "text/plain",
+                "text": text,
+                "text_json": serde_json::to_string(text).unwrap(),
+            })),
+            ttl_left: Duration::from_millis(1234),
+            hit: true,
+        }
+    }
+
+    #[test]
+    fn a_read_result_written_as_bytes_is_the_json_of_its_parts() {
+        let text = "line \"one\"\n\ttab \\ é";
+        let uri = "ide-agents://kb.snippet/a\"b";
+        let legacy: Value =
+            serde_json::from_slice(&read_result(uri, &cached(text), Era::Legacy("2025-06-18")))
+                .expect("valid JSON");
+        assert_eq!(
+            legacy,
+            json!({"contents": [{"uri": uri, "mimeType": "text/plain", "text": text}]})
+        );
+        let modern: Value = serde_json::from_slice(&read_result(uri, &cached(text), Era::Modern))
+            .expect("valid JSON");
+        assert_eq!(modern["contents"], legacy["contents"]);
+        assert_eq!(modern["ttlMs"], 1234);
+        assert_eq!(modern["cacheScope"], "private");
+        assert_eq!(modern["resultType"], "complete");
     }
 }

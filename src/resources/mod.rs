@@ -174,10 +174,13 @@ pub async fn read(
             let sources = sources(config, target)?;
             let fp = fingerprints(&sources);
             let text = load_text(config, target)?;
+            // Escaped once here, so a hit writes the text without escaping it again.
+            let text_json = serde_json::to_string(&text).unwrap_or_default();
             Ok(json!({
                 "uri": uri,
                 "mimeType": target.mime_type(),
                 "text": text,
+                "text_json": text_json,
                 "sources": sources,
                 "fp": fp,
             }))
@@ -187,11 +190,27 @@ pub async fn read(
 
 /// Whether the files a stored value came from are unchanged.
 fn still_fresh(stored: &Value) -> bool {
-    let Some(sources) = stored["sources"].as_array() else {
+    let (Some(sources), Some(fps)) = (stored["sources"].as_array(), stored["fp"].as_array())
+    else {
         return false;
     };
-    let paths: Vec<&str> = sources.iter().filter_map(Value::as_str).collect();
-    Value::Array(paths.iter().map(|p| file_fp(Path::new(p))).collect()) == stored["fp"]
+    // Runs on every hit: one `stat` per source, compared in place.
+    sources.len() == fps.len()
+        && sources.iter().zip(fps).all(|(path, fp)| match path.as_str() {
+            Some(path) => file_fp_matches(Path::new(path), fp),
+            None => false,
+        })
+}
+
+fn file_fp_matches(path: &Path, fp: &Value) -> bool {
+    match (path.metadata(), fp.as_array()) {
+        (Ok(m), Some(fp)) => {
+            let now = [m.mtime(), m.mtime_nsec(), m.len() as i64, m.ino() as i64];
+            fp.len() == now.len() && fp.iter().zip(now).all(|(a, b)| a.as_i64() == Some(b))
+        }
+        (Err(_), None) => fp.is_null(),
+        _ => false,
+    }
 }
 
 fn fingerprints(sources: &[String]) -> Value {
