@@ -1,4 +1,4 @@
-//! A worker's tool-group actors. Core, GitHub and ULTRA start with the worker; ML starts on
+//! A worker's tool-group actors. Core, GitHub and ULTRA (when enabled) start with the worker; ML starts on
 //! the worker's first need of it — its first ML tool call, or a `tools/list` page that
 //! shows ML tools — and at most once per worker (the router's thread is the only one that
 //! asks, so a `OnceCell` is enough). Sessions of the worker then get
@@ -11,6 +11,7 @@ use super::tool_group::{RunTool, ToolGroupActor};
 use crate::shared::Shared;
 use crate::tools::GroupId;
 use crate::tools::core::CoreTools;
+use crate::tools::github::GithubTools;
 use crate::tools::ml::MlTools;
 use crate::tools::ultra::UltraTools;
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
@@ -44,6 +45,8 @@ impl Groups {
         let mut started = HashMap::new();
         let core = ToolGroupActor::new(CoreTools::new(shared.clone(), pool.clone())).start();
         started.insert(GroupId::Core, core.recipient());
+        let github = ToolGroupActor::new(GithubTools::new(shared.clone(), pool.clone())).start();
+        started.insert(GroupId::Github, github.recipient());
         if shared.catalog.has_group(GroupId::Ultra) {
             let ultra = ToolGroupActor::new(UltraTools::new(pool.clone())).start();
             started.insert(GroupId::Ultra, ultra.recipient());

@@ -17,6 +17,7 @@ static ALL_TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
     all.extend(super::backend::specs());
     all.extend(super::ultra::specs());
     all.extend(super::ml::specs());
+    all.extend(super::github::specs());
     all.sort_by_key(|t| t.name);
     all
 });
