@@ -24,6 +24,10 @@ pub struct Shared {
     pub started_epoch_ms: u64,
     /// Set once the first worker has started its ML group.
     pub ml_loaded: AtomicBool,
+    /// ML group starts, all workers together: at most one per worker (`actors::groups`).
+    pub ml_starts: AtomicU64,
+    /// What the latest ML group start cost, in nanoseconds.
+    pub ml_start_ns: AtomicU64,
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
     /// One circuit breaker per backend base URL, shared by every worker.
@@ -63,6 +67,8 @@ impl Shared {
             started: Instant::now(),
             started_epoch_ms: crate::clock::epoch_millis(),
             ml_loaded: AtomicBool::new(false),
+            ml_starts: AtomicU64::new(0),
+            ml_start_ns: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
             breakers: DashMap::new(),

@@ -124,7 +124,11 @@ pub fn report(shared: &Shared) -> Value {
             "core": true,
             "github": true,
             "ultra": config.ultra_enabled,
-            "ml": {"enabled": config.ultra_enabled, "loaded": shared.ml_loaded.load(Relaxed)},
+            "ml": {
+                "enabled": config.ultra_enabled,
+                "loaded": shared.ml_loaded.load(Relaxed),
+                "starts": shared.ml_starts.load(Relaxed),
+            },
         },
         "pending_approvals": approvals(shared),
         "degraded": !reasons.is_empty(),

@@ -11,7 +11,9 @@ use crate::backend::breaker::{Breaker, Permit};
 use crate::backend::health::{Health, ProbeTurn};
 use crate::backend::retry::{RetryPolicy, jitter_sample, retryable_status};
 use crate::backend::stats::PoolStats;
-use crate::backend::{BackendCall, BackendError, BackendReply, Method, Target};
+use crate::backend::{
+    BackendCall, BackendError, BackendReply, Headers, KEPT_HEADERS, Method, Target,
+};
 use crate::shared::Shared;
 use actix::prelude::*;
 use awc::error::{ConnectError, SendRequestError};
@@ -71,6 +73,7 @@ pub struct BackendPool {
     shared: Arc<Shared>,
     backend: Upstream,
     ultra: Option<Upstream>,
+    github: Upstream,
     /// Only one worker runs the periodic probe.
     runs_health_probe: bool,
 }
@@ -92,9 +95,11 @@ impl BackendPool {
             .as_ref()
             .filter(|u| **u != config.backend_url)
             .map(|u| Upstream::new(u, &shared));
+        let github = Upstream::new(&config.github_api_url, &shared);
         BackendPool {
             backend,
             ultra,
+            github,
             shared,
             runs_health_probe,
         }
@@ -102,6 +107,7 @@ impl BackendPool {
 
     fn upstream(&self, target: Target) -> &Upstream {
         match (target, &self.ultra) {
+            (Target::Github, _) => &self.github,
             (Target::Ultra, Some(ultra)) => ultra,
             _ => &self.backend,
         }
@@ -309,6 +315,7 @@ enum Attempt {
     Answered {
         status: u16,
         body: bytes::Bytes,
+        headers: Headers,
     },
     /// Nothing reached the backend, or the connection broke before an answer: safe to retry
     /// for idempotent calls.
@@ -352,12 +359,18 @@ async fn execute(
         };
         let may_retry = call.idempotent && attempt < policy.attempts;
         let result = match outcome {
-            Attempt::Answered { status, body } => {
+            Attempt::Answered {
+                status,
+                body,
+                headers,
+            } => {
                 guard.record(status >= 500);
-                if may_retry && retryable_status(status) {
+                // GitHub's rate limit lasts until its reset time: retrying soon cannot help.
+                let rate_limited = call.target == Target::Github && status == 429;
+                if may_retry && retryable_status(status) && !rate_limited {
                     None
                 } else {
-                    Some(interpret(&url, status, &body))
+                    Some(interpret(&url, status, &body, headers))
                 }
             }
             Attempt::ConnectionFailed(reason) => {
@@ -398,6 +411,9 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
         Method::Post => client.post(url),
     }
     .insert_header(("accept", "application/json"));
+    let request = call.headers.iter().fold(request, |r, (name, value)| {
+        r.insert_header((*name, value.as_str()))
+    });
     let sent = match &call.body {
         Some(body) => request.send_json(body).await,
         None => request.send().await,
@@ -414,8 +430,21 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
         Err(e) => return Attempt::Failed(e.to_string()),
     };
     let status = response.status().as_u16();
+    let headers = Headers(
+        KEPT_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let value = response.headers().get(*name)?.to_str().ok()?;
+                Some((*name, value.to_string()))
+            })
+            .collect(),
+    );
     match response.body().limit(MAX_BODY_BYTES).await {
-        Ok(body) => Attempt::Answered { status, body },
+        Ok(body) => Attempt::Answered {
+            status,
+            body,
+            headers,
+        },
         Err(e) => Attempt::Failed(format!("the answer broke off ({e})")),
     }
 }
@@ -429,11 +458,15 @@ fn connect_reason(e: &ConnectError) -> String {
     }
 }
 
-fn interpret(url: &str, status: u16, body: &[u8]) -> BackendResult {
+fn interpret(url: &str, status: u16, body: &[u8], headers: Headers) -> BackendResult {
     let parsed: Result<Value, _> = serde_json::from_slice(body);
     if (200..300).contains(&status) {
         return match parsed {
-            Ok(body) => Ok(BackendReply { status, body }),
+            Ok(body) => Ok(BackendReply {
+                status,
+                body,
+                headers,
+            }),
             Err(e) => Err(BackendError::Garbage {
                 url: url.to_string(),
                 status,
@@ -445,5 +478,6 @@ fn interpret(url: &str, status: u16, body: &[u8]) -> BackendResult {
         url: url.to_string(),
         status,
         body: parsed.unwrap_or(Value::Null),
+        headers,
     })
 }

@@ -20,6 +20,11 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    /// Every open session of this worker.
+    pub fn all(&self) -> impl Iterator<Item = &Addr<Session>> {
+        self.open.values()
+    }
+
     fn wake_if_idle(&mut self) {
         if self.draining && self.open.is_empty() {
             for tx in self.idle.drain(..) {

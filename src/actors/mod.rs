@@ -6,6 +6,7 @@ pub mod cache;
 pub mod content;
 pub mod control;
 pub mod drain;
+pub mod groups;
 pub mod rate_limit;
 pub mod read_gate;
 pub mod respond;

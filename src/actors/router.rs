@@ -1,12 +1,12 @@
 //! The per-worker supervisor: starts this worker's tool-group actors and routes each
 //! application request (everything after the lifecycle) to the actor that owns it.
 
-use super::backend_pool::BackendPool;
 use super::drain::Sessions;
+use super::groups::Groups;
 use super::rate_limit::RateLimiter;
 use super::respond::Respond;
 use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
-use super::tool_group::{CancelSignal, RunTool, ToolGroupActor, ToolReply};
+use super::tool_group::{CancelSignal, RunTool, ToolReply};
 use crate::approvals::{self, Resolution};
 use crate::protocol::envelope::unwrap_arguments;
 use crate::protocol::jsonrpc::{Request, RpcError};
@@ -15,14 +15,11 @@ use crate::protocol::{lifecycle, schema};
 use crate::shared::Shared;
 use crate::telemetry::AuditEvent;
 use crate::telemetry::span::SpanExtra;
-use crate::tools::core::CoreTools;
 use crate::tools::error::encode_call_result;
-use crate::tools::ultra::UltraTools;
-use crate::tools::{CallContext, CallNotes, ErrorCode, GroupId, ToolCall, ToolError};
-use actix::{Actor, Context, Handler, Recipient, ResponseFuture};
+use crate::tools::{CallContext, CallNotes, ErrorCode, ToolCall, ToolError};
+use actix::{Actor, AsyncContext, Context, Handler, Recipient, ResponseFuture};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,8 +50,8 @@ pub struct Router {
     shared: Arc<Shared>,
     /// This worker's position; worker 0 runs the background health probe.
     index: usize,
-    /// The actor running each started tool group on this worker.
-    groups: HashMap<GroupId, Recipient<RunTool>>,
+    /// The actor running each tool group on this worker (ML started on first need).
+    groups: Groups,
     /// This worker's sessions, for draining on stop (see `drain.rs`).
     pub(super) sessions: Sessions,
     /// This worker's spans, metrics and audit handle (set when the router starts).
@@ -69,7 +66,7 @@ impl Router {
         Router {
             shared,
             index,
-            groups: HashMap::new(),
+            groups: Groups::default(),
             sessions: Sessions::default(),
             telemetry: None,
             limiter,
@@ -121,6 +118,7 @@ impl Router {
             .catalog
             .list_page(cursor, era.is_modern())
             .map_err(RpcError::invalid_params)?;
+        self.groups.listed(page.groups);
         Ok(Reply::Raw(page.result.clone()))
     }
 
@@ -379,18 +377,10 @@ fn tool_reply(outcome: Result<Value, ToolError>, era: Era) -> Reply {
 impl Actor for Router {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
         // Started here so the pool and the group actors live on this router's worker thread.
         self.telemetry = Some(Arc::new(WorkerTelemetry::start(&self.shared.telemetry)));
-        let shared = &self.shared;
-        let pool = BackendPool::new(shared.clone(), self.index == 0).start();
-        let core =
-            ToolGroupActor::new(CoreTools::new(shared.clone(), pool.clone(), self.audit())).start();
-        self.groups.insert(GroupId::Core, core.recipient());
-        if shared.catalog.has_group(GroupId::Ultra) {
-            let ultra = ToolGroupActor::new(UltraTools::new(pool)).start();
-            self.groups.insert(GroupId::Ultra, ultra.recipient());
-        }
+        self.groups = Groups::start(&self.shared, self.index, ctx.address(), self.audit());
     }
 }
 

@@ -326,7 +326,8 @@ impl Handler<Notify> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Notify, _ctx: &mut Context<Self>) {
-        if !self.writer.closed() {
+        // Only sessions that did the handshake get notifications: the stateless era has none.
+        if self.negotiated.is_some() && !self.writer.closed() {
             let line = jsonrpc::encode_notification(msg.method, &msg.params);
             self.write(&line);
         }

@@ -17,6 +17,8 @@ pub enum Target {
     Backend,
     /// `IDE_AGENTS_ULTRA_URL` when set, else the backend.
     Ultra,
+    /// `IDE_AGENTS_GITHUB_API_URL`.
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub struct BackendCall {
     pub body: Option<Value>,
     /// Safe to send again: only these are retried.
     pub idempotent: bool,
+    /// Extra request headers (GitHub's authorization and API version).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl BackendCall {
@@ -45,6 +49,7 @@ impl BackendCall {
             path: path.into(),
             body: None,
             idempotent: true,
+            headers: Vec::new(),
         }
     }
 
@@ -56,6 +61,7 @@ impl BackendCall {
             path: path.into(),
             body: Some(body),
             idempotent: false,
+            headers: Vec::new(),
         }
     }
 
@@ -68,11 +74,40 @@ impl BackendCall {
     }
 }
 
+impl BackendCall {
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// The response headers callers read (GitHub's paging and rate limits); others are dropped.
+pub const KEPT_HEADERS: [&str; 4] = [
+    "link",
+    "retry-after",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
+/// The [`KEPT_HEADERS`] an answer carried.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Headers(pub Vec<(&'static str, String)>);
+
+impl Headers {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A successful (2xx) answer.
 #[derive(Debug, Clone)]
 pub struct BackendReply {
     pub status: u16,
     pub body: Value,
+    pub headers: Headers,
 }
 
 /// Why a backend call failed, before it becomes a tool error.
@@ -94,6 +129,7 @@ pub enum BackendError {
         url: String,
         status: u16,
         body: Value,
+        headers: Headers,
     },
     Garbage {
         url: String,
@@ -137,7 +173,9 @@ impl BackendError {
                 .with("url", url.as_str())
                 .with("retry_after_s", secs)
             }
-            BackendError::Status { url, status, body } => {
+            BackendError::Status {
+                url, status, body, ..
+            } => {
                 let detail = body
                     .get("error")
                     .or_else(|| body.get("detail"))
@@ -203,6 +241,7 @@ mod tests {
                     url: url.clone(),
                     status: 404,
                     body: json!({}),
+                    headers: Headers::default(),
                 },
                 "not_found",
             ),
@@ -211,6 +250,7 @@ mod tests {
                     url: url.clone(),
                     status: 503,
                     body: json!({"error": "busy"}),
+                    headers: Headers::default(),
                 },
                 "backend_error",
             ),
@@ -232,6 +272,7 @@ mod tests {
             url,
             status: 503,
             body: json!({"error": "busy"}),
+            headers: Headers::default(),
         }
         .to_tool_error();
         assert!(t.message.contains("503") && t.message.contains("busy"));

@@ -190,16 +190,18 @@ pub async fn read(
 
 /// Whether the files a stored value came from are unchanged.
 fn still_fresh(stored: &Value) -> bool {
-    let (Some(sources), Some(fps)) = (stored["sources"].as_array(), stored["fp"].as_array())
-    else {
+    let (Some(sources), Some(fps)) = (stored["sources"].as_array(), stored["fp"].as_array()) else {
         return false;
     };
     // Runs on every hit: one `stat` per source, compared in place.
     sources.len() == fps.len()
-        && sources.iter().zip(fps).all(|(path, fp)| match path.as_str() {
-            Some(path) => file_fp_matches(Path::new(path), fp),
-            None => false,
-        })
+        && sources
+            .iter()
+            .zip(fps)
+            .all(|(path, fp)| match path.as_str() {
+                Some(path) => file_fp_matches(Path::new(path), fp),
+                None => false,
+            })
 }
 
 fn file_fp_matches(path: &Path, fp: &Value) -> bool {

@@ -16,6 +16,8 @@ static ALL_TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
     let mut all = super::core::specs();
     all.extend(super::backend::specs());
     all.extend(super::ultra::specs());
+    all.extend(super::ml::specs());
+    all.extend(super::github::specs());
     all.sort_by_key(|t| t.name);
     all
 });

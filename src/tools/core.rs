@@ -188,6 +188,36 @@ impl CoreTools {
         }
     }
 
+    /// Which tool groups run: ML is `not_started` until a worker first needs it. The ML
+    /// counters are for all workers together (at most one start per worker).
+    fn groups(&self) -> Value {
+        let shared = &self.shared;
+        let catalog = &shared.catalog;
+        let eager = |g| {
+            if catalog.has_group(g) {
+                "started"
+            } else {
+                "disabled"
+            }
+        };
+        let ml = match (
+            catalog.has_group(GroupId::Ml),
+            shared.ml_loaded.load(Ordering::Relaxed),
+        ) {
+            (false, _) => "disabled",
+            (true, true) => "started",
+            (true, false) => "not_started",
+        };
+        json!({
+            "core": "started",
+            "github": eager(GroupId::Github),
+            "ultra": eager(GroupId::Ultra),
+            "ml": ml,
+            "ml_starts": shared.ml_starts.load(Ordering::Relaxed),
+            "ml_start_us": shared.ml_start_ns.load(Ordering::Relaxed) as f64 / 1000.0,
+        })
+    }
+
     /// From the background probe's last result: never waits on the backend. `ok` is false
     /// only when the backend is known to be down.
     fn health(&self) -> ToolResult {
@@ -198,6 +228,7 @@ impl CoreTools {
             "version": VERSION,
             "ultra_enabled": config.ultra_enabled,
             "ml_loaded": self.shared.ml_loaded.load(Ordering::Relaxed),
+            "groups": self.groups(),
             "backend_url": config.backend_url,
             "backend_ok": backend.ok,
             "backend_latency_ms": backend.latency_ms,

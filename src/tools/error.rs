@@ -14,6 +14,8 @@ pub enum ErrorCode {
     RateLimited,
     UnknownTool,
     NotFound,
+    /// A remote service refused the credentials (GitHub: bad or missing token, no access).
+    Unauthorized,
 }
 
 impl ErrorCode {
@@ -28,6 +30,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UnknownTool => "unknown_tool",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 }

@@ -5,6 +5,8 @@ pub mod backend;
 pub mod catalog;
 pub mod core;
 pub mod error;
+pub mod github;
+pub mod ml;
 pub mod observe;
 pub mod spec;
 pub mod ultra;

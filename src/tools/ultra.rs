@@ -100,7 +100,28 @@ impl ToolGroup for UltraTools {
 /// or `item` (or by `index`) and the score as `score`, `value` or `similarity` — into
 /// `[{text, score}]` sorted by score, highest first. A score of 0 is kept.
 pub fn parse_ranking(body: &Value, candidates: &[String]) -> Result<Vec<Value>, ToolError> {
-    let list = ["ranked", "ranking", "results", "data"]
+    let list = ranking_items(body)?;
+    let mut ranked: Vec<(String, f64)> = Vec::with_capacity(list.len());
+    for item in list {
+        let text = item_text(item).map(String::from).or_else(|| {
+            let i = item_index(item)?;
+            candidates.get(i).cloned()
+        });
+        match (text, item_score(item)) {
+            (Some(t), Some(s)) => ranked.push((t, s)),
+            _ => return Err(unreadable_item(item)),
+        }
+    }
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(ranked
+        .into_iter()
+        .map(|(text, score)| json!({"text": text, "score": score}))
+        .collect())
+}
+
+/// The ranker's list of scored items, wherever its answer holds it.
+pub fn ranking_items(body: &Value) -> Result<&Vec<Value>, ToolError> {
+    ["ranked", "ranking", "results", "data"]
         .iter()
         .find_map(|k| body.get(k))
         .unwrap_or(body)
@@ -110,34 +131,32 @@ pub fn parse_ranking(body: &Value, candidates: &[String]) -> Result<Vec<Value>, 
                 ErrorCode::BackendError,
                 "The ranker's answer holds no list of scores.",
             )
-        })?;
-    let mut ranked: Vec<(String, f64)> = Vec::with_capacity(list.len());
-    for item in list {
-        let text = ["candidate", "text", "item"]
-            .iter()
-            .find_map(|k| item.get(k).and_then(Value::as_str).map(String::from))
-            .or_else(|| {
-                let i = item.get("index")?.as_u64()? as usize;
-                candidates.get(i).cloned()
-            });
-        let score = ["score", "value", "similarity"]
-            .iter()
-            .find_map(|k| item.get(k).and_then(Value::as_f64));
-        match (text, score) {
-            (Some(t), Some(s)) => ranked.push((t, s)),
-            _ => {
-                return Err(ToolError::new(
-                    ErrorCode::BackendError,
-                    format!("The ranker returned an item without a candidate and a score: {item}"),
-                ));
-            }
-        }
-    }
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    Ok(ranked
-        .into_iter()
-        .map(|(text, score)| json!({"text": text, "score": score}))
-        .collect())
+        })
+}
+
+/// The candidate text an item names.
+pub fn item_text(item: &Value) -> Option<&str> {
+    ["candidate", "text", "item"]
+        .iter()
+        .find_map(|k| item.get(k).and_then(Value::as_str))
+}
+
+/// The candidate position an item names.
+pub fn item_index(item: &Value) -> Option<usize> {
+    Some(item.get("index")?.as_u64()? as usize)
+}
+
+pub fn item_score(item: &Value) -> Option<f64> {
+    ["score", "value", "similarity"]
+        .iter()
+        .find_map(|k| item.get(k).and_then(Value::as_f64))
+}
+
+pub fn unreadable_item(item: &Value) -> ToolError {
+    ToolError::new(
+        ErrorCode::BackendError,
+        format!("The ranker returned an item without a candidate and a score: {item}"),
+    )
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! Readiness is waited for explicitly (the daemon's "serving on" log line), never slept for.
 #![allow(dead_code)]
 
+pub mod github;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
