@@ -118,3 +118,72 @@ fn an_unknown_tool_is_a_tool_error_not_a_protocol_error() {
             .contains("ide_agents_nope")
     );
 }
+
+/// The 34 tool names the existing users call, exactly, in listing order (SPEC §3; the ML
+/// tools carry the `ide_agents_ml_` prefix).
+const SPEC_TOOLS: [&str; 34] = [
+    "ide_agents_catalog",
+    "ide_agents_command",
+    "ide_agents_fetch_doc",
+    "ide_agents_github_rank_all",
+    "ide_agents_github_rank_repos",
+    "ide_agents_github_repos",
+    "ide_agents_health",
+    "ide_agents_healthz",
+    "ide_agents_list_entities",
+    "ide_agents_metrics_snapshot",
+    "ide_agents_ml_adjust_personality",
+    "ide_agents_ml_analyze_emotion",
+    "ide_agents_ml_analyze_reasoning",
+    "ide_agents_ml_behavioral_baseline_check",
+    "ide_agents_ml_calibrate_confidence",
+    "ide_agents_ml_get_calibration_metrics",
+    "ide_agents_ml_get_learning_insights",
+    "ide_agents_ml_get_personality_profile",
+    "ide_agents_ml_get_predictions",
+    "ide_agents_ml_get_rlhf_metrics",
+    "ide_agents_ml_get_system_status",
+    "ide_agents_ml_get_ultra_dashboard",
+    "ide_agents_ml_rank_predictions_rlhf",
+    "ide_agents_ml_record_prediction_outcome",
+    "ide_agents_ml_trigger_auto_adaptation",
+    "ide_agents_prompt",
+    "ide_agents_readyz",
+    "ide_agents_reload",
+    "ide_agents_resource",
+    "ide_agents_run_command",
+    "ide_agents_security_anomalies",
+    "ide_agents_server_instructions",
+    "ide_agents_ultra_calibrate",
+    "ide_agents_ultra_rank",
+];
+
+fn listed_names(c: &mut common::Client) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cursor = Value::Null;
+    loop {
+        let r = c.call_modern("tools/list", json!({ "cursor": cursor }));
+        for t in r["result"]["tools"].as_array().unwrap() {
+            names.push(t["name"].as_str().unwrap().to_string());
+        }
+        cursor = r["result"]["nextCursor"].clone();
+        if cursor.is_null() {
+            return names;
+        }
+    }
+}
+
+#[test]
+fn with_ultra_enabled_all_34_tools_are_listed_by_their_existing_names() {
+    let d = daemon().env("IDE_AGENTS_ULTRA_ENABLED", "true").start();
+    assert_eq!(listed_names(&mut d.client()), SPEC_TOOLS);
+    // Without ULTRA its two tools and the 15 ML tools are not offered.
+    let d = daemon().env("IDE_AGENTS_ULTRA_ENABLED", "false").start();
+    let names = listed_names(&mut d.client());
+    assert_eq!(names.len(), 34 - 17, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.starts_with("ide_agents_ml_") && !n.contains("ultra"))
+    );
+}
