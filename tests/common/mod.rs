@@ -268,7 +268,7 @@ impl Drop for Daemon {
 /// A newline-JSON client over the socket with bounded waits.
 pub struct Client {
     pub stream: UnixStream,
-    reader: BufReader<UnixStream>,
+    pub reader: BufReader<UnixStream>,
     next_id: i64,
 }
 
