@@ -285,7 +285,9 @@ impl BackendTools {
             Ok(h) => h,
             Err(_) => self.shared.health.latest(),
         };
-        let telemetry_writable = dir_writable(&self.shared.config.logs_dir);
+        // The last writes succeeded, and the directory still takes new files.
+        let telemetry_writable = self.shared.telemetry.stats.writable()
+            && dir_writable(&self.shared.config.logs_dir);
         let ready = health.ok == Some(true) && telemetry_writable;
         json!({
             "status": if ready { "ready" } else { "degraded" },
