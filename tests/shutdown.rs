@@ -175,19 +175,28 @@ fn the_grace_period_bounds_the_drain() {
 
 #[test]
 fn sighup_reloads_while_serving() {
-    let mut d = daemon().start();
+    let backend = common::Backend::start();
+    let mut d = common::daemon_for(&backend).start();
     let mut c = d.client();
+    for _ in 0..2 {
+        let r = c.call_tool("ide_agents_list_entities", json!({}));
+        assert_eq!(r["isError"], false, "{r}");
+    }
     assert_eq!(
-        c.call_tool("ide_agents_healthz", json!({}))["isError"],
-        false
+        backend.hits("GET /entities/mappings"),
+        1,
+        "the second was cached"
     );
     d.signal(libc::SIGHUP);
     let line = d.wait_for_log("reloaded");
     assert!(line.contains("2 workers"), "{line}");
-    // The same connection, and a new one, are served after the reload.
+    // The same connection, and a new one, are served after the reload, from a cleared cache.
+    let r = c.call_tool("ide_agents_list_entities", json!({}));
+    assert_eq!(r["isError"], false, "{r}");
     assert_eq!(
-        c.call_tool("ide_agents_healthz", json!({}))["isError"],
-        false
+        backend.hits("GET /entities/mappings"),
+        2,
+        "the reload cleared the cache"
     );
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
     assert!(d.child.try_wait().unwrap().is_none());
@@ -253,4 +262,39 @@ fn sigint_drains_like_sigterm() {
     assert_eq!(d.wait_exit().code(), Some(0));
     assert!(!d.socket.exists());
     d.wait_for_log("draining 1 connection");
+}
+
+#[test]
+fn sigterm_with_20_slow_backend_calls_in_flight_answers_all_and_writes_every_span() {
+    let backend = common::Backend::start();
+    backend.faults(json!({"latency_ms": 300, "paths": ["/documentation"]}));
+    let mut d = common::daemon_for(&backend)
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let mut c = d.client();
+    for id in 1..=20 {
+        c.send(&modern(
+            json!(id),
+            "tools/call",
+            json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "getting-started"}}),
+        ));
+    }
+    backend.wait_for("20 calls in flight at the backend", |s| {
+        s["in_flight"].as_u64() == Some(20)
+    });
+    d.signal(libc::SIGTERM);
+    let replies = read_to_end(&mut c);
+    assert_eq!(replies.len(), 20, "{replies:?}");
+    for r in &replies {
+        assert_eq!(r["result"]["isError"], false, "{r}");
+    }
+    assert_eq!(d.wait_exit().code(), Some(0));
+    let spans = common::json_lines(&d.dir.path().join("logs/mcp_tool_spans.jsonl"));
+    assert_eq!(spans.len(), 20);
+    assert!(
+        spans
+            .iter()
+            .all(|s| s["tool_name"] == "ide_agents_fetch_doc" && s["success"] == true)
+    );
 }

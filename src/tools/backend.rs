@@ -286,8 +286,8 @@ impl BackendTools {
             Err(_) => self.shared.health.latest(),
         };
         // The last writes succeeded, and the directory still takes new files.
-        let telemetry_writable = self.shared.telemetry.stats.writable()
-            && dir_writable(&self.shared.config.logs_dir);
+        let telemetry_writable =
+            self.shared.telemetry.stats.writable() && dir_writable(&self.shared.config.logs_dir);
         let ready = health.ok == Some(true) && telemetry_writable;
         json!({
             "status": if ready { "ready" } else { "degraded" },
