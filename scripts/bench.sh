@@ -21,6 +21,8 @@
 #   startup  spawn to first ping answered, STARTS times (default 10)
 #   memory   VmRSS of the default daemon idle (just started) and after the load that ran
 #
+# Every daemon runs with IDE_AGENTS_RATE_PER_SEC=0: the per-connection tool-call rate limit
+# (20/s by default where it is enforced) would otherwise be what is measured.
 # Other settings: WARMUP (seconds per run, default 0.5); DAEMON_BIN (another build of
 # ide-agentsd to measure, e.g. one from another branch); the daemons inherit the environment
 # (e.g. IDE_AGENTS_WORKERS).
@@ -102,7 +104,7 @@ start_daemon() { # name, extra VAR=value...
   [ -n "${daemon_pid[$name]:-}" ] && return 0
   local envs=(IDE_AGENTS_SOCKET="$tmp/$name.sock" IDE_AGENTS_BACKEND_URL="$backend"
     MCP_TOOL_SPANS_DIR="$tmp/logs-$name" IDE_AGENTS_KB_DIR="$tmp/kb"
-    IDE_AGENTS_WORKSPACE="$tmp/workspace" "$@")
+    IDE_AGENTS_WORKSPACE="$tmp/workspace" IDE_AGENTS_RATE_PER_SEC=0 "$@")
   note_command env "${envs[@]}" RUST_LOG=warn,ide_agentsd=info "$daemon_bin" serve
   env "${envs[@]}" RUST_LOG=warn,ide_agentsd=info "$daemon_bin" serve 2>"$tmp/$name.log" &
   pids+=($!)
