@@ -14,7 +14,10 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Sleep, sleep_until, timeout};
 
-use crate::scenario::{INITIALIZED_NOTIFICATION, Scenario, Template, initialize_request};
+use crate::run::Workload;
+use crate::scenario::{
+    INITIALIZED_NOTIFICATION, RequestSpec, Scenario, Template, initialize_request,
+};
 use crate::stats::{ErrorKind, Stats, report_line, report_problem};
 use crate::transport::{Io, Target};
 use crate::verify::{Verdict, classify};
@@ -34,6 +37,48 @@ pub struct Plan {
     pub handshake: bool,
     pub window: usize,
     pub budget: Option<Budget>,
+}
+
+impl Plan {
+    pub fn new(
+        target: Target,
+        spec: &RequestSpec,
+        window: usize,
+        max_requests: Option<u64>,
+    ) -> Plan {
+        Plan {
+            target,
+            scenario: spec.scenario,
+            template: spec.template(),
+            handshake: spec.scenario.needs_session() && !spec.modern,
+            window,
+            budget: max_requests.map(Budget::new),
+        }
+    }
+}
+
+impl Workload for Plan {
+    type Conn = Session;
+
+    fn name(&self) -> &'static str {
+        self.scenario.name()
+    }
+
+    fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+
+    async fn open(&self) -> Result<Session, String> {
+        Session::open(self).await
+    }
+
+    async fn drive(&self, conn: Session, timing: Timing, stats: &RefCell<Stats>) {
+        conn.drive(self, timing, stats).await;
+    }
+
+    async fn close(&self, conn: Session) {
+        conn.close().await;
+    }
 }
 
 /// When the measured window starts (end of warmup) and when sending stops.

@@ -1,8 +1,10 @@
 //! Load generator for MCP servers speaking newline-delimited JSON-RPC 2.0, over a Unix
-//! socket or a child's stdio; plus a bare echo server as the performance ceiling.
+//! socket or a child's stdio; plus a bare echo server as the performance ceiling, and plain
+//! HTTP/1.1 requests to compare the daemon with the backend endpoint it calls.
 
 mod connection;
 mod echo;
+mod http;
 mod run;
 mod scenario;
 mod stats;
@@ -16,7 +18,9 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, error::ErrorKind};
 use serde_json::Value;
 
-use crate::run::RunConfig;
+use crate::connection::Plan;
+use crate::http::{HttpPlan, Method};
+use crate::run::LoadConfig;
 use crate::scenario::{RequestSpec, Scenario};
 use crate::transport::Target;
 
@@ -33,17 +37,14 @@ enum Command {
     Run(RunArgs),
     /// Bare newline-JSON echo server on a Unix socket (the ceiling to compare against).
     EchoServer(EchoArgs),
+    /// Keep-alive HTTP/1.1 requests to a URL (e.g. the backend endpoint behind a tool);
+    /// every response must be 2xx. A window above 1 pipelines requests.
+    Http(HttpArgs),
 }
 
+/// How much load, for how long, and how the result is printed.
 #[derive(Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["socket", "stdio"])))]
-struct RunArgs {
-    /// Unix socket of the server under test.
-    #[arg(long, value_name = "PATH")]
-    socket: Option<PathBuf>,
-    /// Server command to spawn, one child per connection (split on whitespace, no shell).
-    #[arg(long, value_name = "CMD")]
-    stdio: Option<String>,
+struct LoadArgs {
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     connections: usize,
     /// Requests in flight per connection (pipelined).
@@ -58,6 +59,23 @@ struct RunArgs {
     /// Seconds of load before measuring starts (verified, not counted).
     #[arg(long, value_name = "SECS", default_value = "0.5", value_parser = seconds)]
     warmup: Duration,
+    /// Client threads, each with its own runtime; connections are spread over them.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    threads: usize,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["socket", "stdio"])))]
+struct RunArgs {
+    /// Unix socket of the server under test.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Server command to spawn, one child per connection (split on whitespace, no shell).
+    #[arg(long, value_name = "CMD")]
+    stdio: Option<String>,
     #[arg(long, value_enum)]
     scenario: Scenario,
     /// Tool for tools-call.
@@ -73,12 +91,8 @@ struct RunArgs {
     /// request's `_meta` instead.
     #[arg(long)]
     modern: bool,
-    /// Client threads, each with its own runtime; connections are spread over them.
-    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
-    threads: usize,
-    /// Print the result as one JSON object.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 #[derive(Args)]
@@ -88,6 +102,20 @@ struct EchoArgs {
     /// Worker threads [default: number of CPUs].
     #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
+}
+
+#[derive(Args)]
+struct HttpArgs {
+    /// http://HOST:PORT/PATH?QUERY (plain HTTP; no TLS, no redirects).
+    #[arg(long)]
+    url: String,
+    #[arg(long, value_enum, default_value = "get")]
+    method: Method,
+    /// Request body for --method post, sent as application/json.
+    #[arg(long, value_name = "TEXT")]
+    body: Option<String>,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 fn at_least_one(s: &str) -> Result<usize, String> {
@@ -115,7 +143,14 @@ fn json_object(s: &str) -> Result<Value, String> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     match Cli::parse().command {
-        Command::Run(args) => run::run(run_config(args)),
+        Command::Run(args) => {
+            let (plan, load) = mcp_plan(args);
+            run::run(plan, &load)
+        }
+        Command::Http(args) => {
+            let (plan, load) = http_plan(args);
+            run::run(plan, &load)
+        }
         Command::EchoServer(args) => {
             let threads = args.threads.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -131,10 +166,45 @@ fn main() -> ExitCode {
     }
 }
 
-/// Checks what clap cannot express and builds the run's configuration.
-fn run_config(args: RunArgs) -> RunConfig {
-    let usage_error =
-        |msg: &str| -> ! { Cli::command().error(ErrorKind::ValueValidation, msg).exit() };
+fn usage_error(msg: &str) -> ! {
+    Cli::command().error(ErrorKind::ValueValidation, msg).exit()
+}
+
+/// Checks what clap cannot express in the shared load options.
+fn load_config(args: LoadArgs) -> LoadConfig {
+    if args.duration.is_zero() {
+        usage_error("--duration must be greater than 0");
+    }
+    LoadConfig {
+        connections: args.connections,
+        window: args.window,
+        duration: args.duration,
+        warmup: args.warmup,
+        max_requests: args.max_requests,
+        threads: args.threads,
+        json: args.json,
+    }
+}
+
+fn http_plan(args: HttpArgs) -> (HttpPlan, LoadConfig) {
+    if args.body.is_some() && args.method != Method::Post {
+        usage_error("--body needs --method post");
+    }
+    let load = load_config(args.load);
+    match HttpPlan::new(
+        &args.url,
+        args.method,
+        args.body.as_deref(),
+        load.window,
+        load.max_requests,
+    ) {
+        Ok(plan) => (plan, load),
+        Err(e) => usage_error(&format!("--url {e}")),
+    }
+}
+
+/// Checks what clap cannot express and builds the run's plan.
+fn mcp_plan(args: RunArgs) -> (Plan, LoadConfig) {
     let target = match (args.socket, args.stdio) {
         (Some(path), _) => Target::Socket(path),
         (None, Some(cmd)) => {
@@ -149,26 +219,16 @@ fn run_config(args: RunArgs) -> RunConfig {
     if args.scenario == Scenario::ResourcesRead && args.uri.is_none() {
         usage_error("--scenario resources-read needs --uri");
     }
-    if args.duration.is_zero() {
-        usage_error("--duration must be greater than 0");
-    }
-    RunConfig {
-        target,
-        spec: RequestSpec {
-            scenario: args.scenario,
-            tool: args.tool,
-            args: args.args,
-            uri: args.uri,
-            modern: args.modern,
-        },
-        connections: args.connections,
-        window: args.window,
-        duration: args.duration,
-        warmup: args.warmup,
-        max_requests: args.max_requests,
-        threads: args.threads,
-        json: args.json,
-    }
+    let spec = RequestSpec {
+        scenario: args.scenario,
+        tool: args.tool,
+        args: args.args,
+        uri: args.uri,
+        modern: args.modern,
+    };
+    let load = load_config(args.load);
+    let plan = Plan::new(target, &spec, load.window, load.max_requests);
+    (plan, load)
 }
 
 #[cfg(test)]
@@ -194,10 +254,10 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("expected run");
         };
-        assert_eq!(args.connections, 1);
-        assert_eq!(args.window, 1);
-        assert_eq!(args.duration, Duration::from_secs(5));
-        assert_eq!(args.warmup, Duration::from_millis(500));
+        assert_eq!(args.load.connections, 1);
+        assert_eq!(args.load.window, 1);
+        assert_eq!(args.load.duration, Duration::from_secs(5));
+        assert_eq!(args.load.warmup, Duration::from_millis(500));
         assert_eq!(args.tool, "ide_agents_healthz");
         assert_eq!(args.args, serde_json::json!({}));
     }
@@ -212,5 +272,26 @@ mod tests {
         assert!(!parse(&["--socket", "a", "--duration", "-1"]));
         assert!(!parse(&["--socket", "a", "--args", "[1]"]));
         assert!(parse(&["--stdio", "srv --flag", "--duration", "0.25"]));
+    }
+
+    #[test]
+    fn parses_http() {
+        let cli = Cli::try_parse_from([
+            "ide-agents-loadgen",
+            "http",
+            "--url",
+            "http://127.0.0.1:1/entities/mappings",
+            "--connections",
+            "4",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Http(args) = cli.command else {
+            panic!("expected http");
+        };
+        assert_eq!(args.method, Method::Get);
+        assert_eq!(args.load.connections, 4);
+        assert!(args.load.json);
+        assert!(Cli::try_parse_from(["ide-agents-loadgen", "http"]).is_err());
     }
 }

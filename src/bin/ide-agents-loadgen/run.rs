@@ -1,4 +1,5 @@
-//! `run`: open all sessions, start the load on every client thread at once, report.
+//! The load harness: open all connections, start the load on every client thread at once,
+//! report. What a connection is and says is a [`Workload`] (MCP sessions, HTTP).
 //!
 //! Each client thread owns a current-thread runtime and its share of the connections.
 //! Session setup is not timed: threads report ready, then the main thread fixes one
@@ -16,14 +17,11 @@ use futures_util::future::join_all;
 use futures_util::stream::FuturesUnordered;
 use tokio::runtime::Builder;
 
-use crate::connection::{Budget, Plan, Session, Timing};
-use crate::scenario::RequestSpec;
+use crate::connection::{Budget, Timing};
 use crate::stats::{Stats, Summary};
-use crate::transport::Target;
 
-pub struct RunConfig {
-    pub target: Target,
-    pub spec: RequestSpec,
+/// How much load a run offers and how it reports, whatever it talks to.
+pub struct LoadConfig {
     pub connections: usize,
     pub window: usize,
     pub duration: Duration,
@@ -33,16 +31,31 @@ pub struct RunConfig {
     pub json: bool,
 }
 
-pub fn run(cfg: RunConfig) -> ExitCode {
-    let plan = Arc::new(Plan {
-        target: cfg.target.clone(),
-        scenario: cfg.spec.scenario,
-        template: cfg.spec.template(),
-        handshake: cfg.spec.scenario.needs_session() && !cfg.spec.modern,
-        window: cfg.window,
-        budget: cfg.max_requests.map(Budget::new),
-    });
-    let (stats, timing) = match load(&cfg, &plan) {
+/// What a run drives: how a connection is opened and how the load runs on it.
+/// Shared read-only by every client thread; a connection stays on the thread that opened it.
+pub trait Workload: Send + Sync + 'static {
+    type Conn;
+
+    /// The scenario's name in the report.
+    fn name(&self) -> &'static str;
+
+    /// `--max-requests`, shared by all connections.
+    fn budget(&self) -> Option<&Budget>;
+
+    /// Opens one connection, ready for load (not timed).
+    async fn open(&self) -> Result<Self::Conn, String>;
+
+    /// Runs the load until `timing.send_end` (or the budget is spent), then waits for the
+    /// outstanding responses. Results go to `stats`, shared by the thread's connections.
+    async fn drive(&self, conn: Self::Conn, timing: Timing, stats: &RefCell<Stats>);
+
+    /// Closes a connection that will not be driven (the run was abandoned).
+    async fn close(&self, conn: Self::Conn);
+}
+
+pub fn run<W: Workload>(workload: W, cfg: &LoadConfig) -> ExitCode {
+    let workload = Arc::new(workload);
+    let (stats, timing) = match load(cfg, &workload) {
         Ok(done) => done,
         Err(e) => {
             eprintln!("error: {e}");
@@ -52,13 +65,13 @@ pub fn run(cfg: RunConfig) -> ExitCode {
 
     // A run cut short by --max-requests ends with its last response; otherwise the
     // window is at least the requested duration (even if the server went quiet).
-    let budget_spent = plan.budget.as_ref().is_some_and(Budget::exhausted);
+    let budget_spent = workload.budget().is_some_and(Budget::exhausted);
     let mut end = stats.last_ok.unwrap_or(timing.send_end);
     if !budget_spent {
         end = end.max(timing.send_end);
     }
     let summary = Summary {
-        scenario: cfg.spec.scenario.name(),
+        scenario: workload.name(),
         connections: cfg.connections,
         window: cfg.window,
         elapsed: end.saturating_duration_since(timing.measure_start),
@@ -80,7 +93,7 @@ pub fn run(cfg: RunConfig) -> ExitCode {
 }
 
 /// Runs the client threads; fails if any connection could not be set up.
-fn load(cfg: &RunConfig, plan: &Arc<Plan>) -> Result<(Stats, Timing), String> {
+fn load<W: Workload>(cfg: &LoadConfig, workload: &Arc<W>) -> Result<(Stats, Timing), String> {
     let threads = cfg.threads.clamp(1, cfg.connections);
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut workers = Vec::with_capacity(threads);
@@ -88,10 +101,10 @@ fn load(cfg: &RunConfig, plan: &Arc<Plan>) -> Result<(Stats, Timing), String> {
         // Spread connections as evenly as possible.
         let count = cfg.connections / threads + usize::from(index < cfg.connections % threads);
         let (go_tx, go_rx) = mpsc::channel();
-        let (plan, ready) = (Arc::clone(plan), ready_tx.clone());
+        let (workload, ready) = (Arc::clone(workload), ready_tx.clone());
         let handle = thread::Builder::new()
             .name(format!("client-{index}"))
-            .spawn(move || client_thread(count, &plan, &ready, &go_rx))
+            .spawn(move || client_thread(count, &*workload, &ready, &go_rx))
             .map_err(|e| format!("cannot start client thread: {e}"))?;
         workers.push((go_tx, handle));
     }
@@ -135,9 +148,9 @@ fn load(cfg: &RunConfig, plan: &Arc<Plan>) -> Result<(Stats, Timing), String> {
 
 /// Sets up `count` sessions, reports ready, waits for the start signal, runs the load.
 /// Returns `None` if the run was abandoned (after reporting why on `ready`).
-fn client_thread(
+fn client_thread<W: Workload>(
     count: usize,
-    plan: &Plan,
+    workload: &W,
     ready: &Sender<Result<(), String>>,
     go: &Receiver<Option<Timing>>,
 ) -> Option<Stats> {
@@ -148,14 +161,14 @@ fn client_thread(
             return None;
         }
     };
-    let opened = rt.block_on(join_all((0..count).map(|_| Session::open(plan))));
+    let opened = rt.block_on(join_all((0..count).map(|_| workload.open())));
     let (sessions, errors): (Vec<_>, Vec<_>) = opened.into_iter().partition(Result::is_ok);
-    let sessions: Vec<Session> = sessions.into_iter().flatten().collect();
+    let sessions: Vec<W::Conn> = sessions.into_iter().flatten().collect();
     let first_error = errors.into_iter().find_map(Result::err);
     let _ = ready.send(first_error.map_or(Ok(()), Err));
 
     let Ok(Some(timing)) = go.recv() else {
-        rt.block_on(join_all(sessions.into_iter().map(Session::close)));
+        rt.block_on(join_all(sessions.into_iter().map(|s| workload.close(s))));
         return None;
     };
     let stats = RefCell::new(Stats::new());
@@ -163,7 +176,7 @@ fn client_thread(
         // Polls only the connections that were woken, unlike a plain join.
         let mut running: FuturesUnordered<_> = sessions
             .into_iter()
-            .map(|s| s.drive(plan, timing, &stats))
+            .map(|s| workload.drive(s, timing, &stats))
             .collect();
         while running.next().await.is_some() {}
     });

@@ -19,10 +19,14 @@ pub enum ErrorKind {
     Timeout,
     /// The connection failed or the server closed it with requests outstanding.
     Closed,
+    /// `http`: a response whose status is not 2xx.
+    HttpStatus,
+    /// `http`: a response that cannot be framed (the connection is given up).
+    BadHttp,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 7] = [
+    const ALL: [ErrorKind; 9] = [
         ErrorKind::InvalidJson,
         ErrorKind::UnknownId,
         ErrorKind::RpcError,
@@ -30,6 +34,8 @@ impl ErrorKind {
         ErrorKind::ToolError,
         ErrorKind::Timeout,
         ErrorKind::Closed,
+        ErrorKind::HttpStatus,
+        ErrorKind::BadHttp,
     ];
 
     pub fn label(self) -> &'static str {
@@ -41,6 +47,8 @@ impl ErrorKind {
             ErrorKind::ToolError => "tool error (isError)",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Closed => "connection closed",
+            ErrorKind::HttpStatus => "HTTP status not 2xx",
+            ErrorKind::BadHttp => "malformed HTTP response",
         }
     }
 }
