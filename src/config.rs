@@ -27,6 +27,8 @@ settings! {
     "IDE_AGENTS_WORKERS", "workers", "worker threads [default: number of cores]";
     "IDE_AGENTS_MAX_MESSAGE_BYTES", "max-message-bytes", "longest accepted message line [default: 4194304]";
     "IDE_AGENTS_PAGE_SIZE", "page-size", "items per page of list results [default: 100]";
+    "IDE_AGENTS_WRITE_STALL_SECS", "write-stall-secs", "seconds a client may leave over 1 MiB of answers unread before it is disconnected [default: 60]";
+    "IDE_AGENTS_PROGRESS_INTERVAL_SECS", "progress-interval-secs", "seconds between notifications/progress of a call that asked for them [default: 1]";
     "IDE_AGENTS_BACKEND_URL", "backend-url", "agents backend base URL [default: http://127.0.0.1:8001]";
     "IDE_AGENTS_ULTRA_ENABLED", "ultra-enabled", "serve the ULTRA and ML tool groups [default: false]";
     "IDE_AGENTS_ULTRA_URL", "ultra-url", "base URL for the ULTRA tools [default: the backend URL]";
@@ -72,6 +74,8 @@ pub struct Config {
     pub workers: usize,
     pub max_message_bytes: usize,
     pub page_size: usize,
+    pub write_stall: Duration,
+    pub progress_interval: Duration,
     pub backend_url: String,
     pub ultra_enabled: bool,
     pub ultra_url: Option<String>,
@@ -217,6 +221,11 @@ impl Config {
             workers: src.count("IDE_AGENTS_WORKERS", cores)?,
             max_message_bytes: src.count("IDE_AGENTS_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)?,
             page_size: src.count("IDE_AGENTS_PAGE_SIZE", 100)?,
+            write_stall: src.seconds("IDE_AGENTS_WRITE_STALL_SECS", 60.0)?,
+            // A zero interval would flood the client.
+            progress_interval: src
+                .seconds("IDE_AGENTS_PROGRESS_INTERVAL_SECS", 1.0)?
+                .max(Duration::from_millis(10)),
             backend_url: src.url("IDE_AGENTS_BACKEND_URL", "http://127.0.0.1:8001")?,
             ultra_enabled: src.flag("IDE_AGENTS_ULTRA_ENABLED", false)?,
             ultra_url,

@@ -7,6 +7,7 @@ pub mod content;
 pub mod control;
 pub mod drain;
 pub mod groups;
+pub mod outbox;
 pub mod rate_limit;
 pub mod read_gate;
 pub mod respond;

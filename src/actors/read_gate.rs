@@ -1,5 +1,6 @@
-//! A stream wrapper a session uses to stop reading while it has too many requests in flight,
-//! so a client that pipelines without bound cannot grow the daemon's memory.
+//! A stream wrapper a session uses to stop reading while it has too many requests in flight
+//! or too many answers its client has not read, so a client that pipelines without bound, or
+//! never reads, cannot grow the daemon's memory.
 
 use futures_util::Stream;
 use std::cell::RefCell;
@@ -7,29 +8,45 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+/// Why reading is held; the gate is open only while nothing holds it.
+#[derive(Clone, Copy)]
+pub enum Hold {
+    /// The connection has as many requests in flight as it may.
+    InFlight = 1,
+    /// The client has not read enough of its answers.
+    Unread = 2,
+}
+
 #[derive(Default)]
 struct State {
-    closed: bool,
+    holds: u8,
     waker: Option<Waker>,
 }
 
-/// The handle that opens and closes the gate.
+/// The handle that holds and releases the gate.
 #[derive(Clone, Default)]
 pub struct Gate(Rc<RefCell<State>>);
 
 impl Gate {
-    pub fn close(&self) {
-        self.0.borrow_mut().closed = true;
+    pub fn hold(&self, why: Hold) {
+        self.0.borrow_mut().holds |= why as u8;
     }
 
-    pub fn open(&self) {
+    pub fn release(&self, why: Hold) {
         let mut state = self.0.borrow_mut();
-        if state.closed {
-            state.closed = false;
-            if let Some(w) = state.waker.take() {
+        if state.holds & why as u8 != 0 {
+            state.holds &= !(why as u8);
+            if state.holds == 0
+                && let Some(w) = state.waker.take()
+            {
                 w.wake();
             }
         }
+    }
+
+    #[cfg(test)]
+    pub fn is_held(&self) -> bool {
+        self.0.borrow().holds != 0
     }
 
     pub fn wrap<S>(&self, inner: S) -> Gated<S> {
@@ -51,7 +68,7 @@ impl<S: Stream + Unpin> Stream for Gated<S> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         {
             let mut state = self.gate.0.borrow_mut();
-            if state.closed {
+            if state.holds != 0 {
                 state.waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
@@ -67,15 +84,18 @@ mod tests {
     use futures_util::stream;
 
     #[test]
-    fn a_closed_gate_holds_items_until_opened() {
+    fn a_held_gate_passes_nothing_until_every_hold_is_released() {
         let gate = Gate::default();
         let mut s = gate.wrap(stream::iter([1, 2]));
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         assert_eq!(s.poll_next_unpin(&mut cx), Poll::Ready(Some(1)));
-        gate.close();
+        gate.hold(Hold::InFlight);
+        gate.hold(Hold::Unread);
         assert_eq!(s.poll_next_unpin(&mut cx), Poll::Pending);
-        gate.open();
+        gate.release(Hold::InFlight);
+        assert_eq!(s.poll_next_unpin(&mut cx), Poll::Pending);
+        gate.release(Hold::Unread);
         assert_eq!(s.poll_next_unpin(&mut cx), Poll::Ready(Some(2)));
     }
 }

@@ -161,7 +161,6 @@ impl Router {
             connection,
             request_id: id,
             protocol_version: era.version(),
-            progress_token: meta.remove("progressToken"),
             traceparent,
             notes: notes.clone(),
         };

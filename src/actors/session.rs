@@ -6,7 +6,8 @@
 //! unless the client has gone away entirely (then the in-flight work is dropped).
 
 use super::drain::{SessionClosed, SessionOpened};
-use super::read_gate::Gate;
+use super::outbox::Outbox;
+use super::read_gate::{Gate, Hold};
 use super::router::{Dispatch, Reply, Router, RpcResult};
 use crate::protocol::framing::{FrameError, LineCodec};
 use crate::protocol::jsonrpc::{
@@ -16,7 +17,6 @@ use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
 use crate::protocol::version::{Era, era_of};
 use crate::shared::Shared;
 use crate::tools::core::SUMMARY;
-use actix::io::{WriteHandler, Writer};
 use actix::prelude::*;
 use bytes::BytesMut;
 use serde_json::{Value, json};
@@ -26,7 +26,6 @@ use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{Interest, Ready};
 use tokio::net::UnixStream;
-use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 
@@ -43,12 +42,12 @@ pub struct Session {
     id: u64,
     shared: Arc<Shared>,
     router: Addr<Router>,
-    writer: Writer<OwnedWriteHalf, std::io::Error>,
+    outbox: Outbox,
     fd: RawFd,
     gate: Gate,
     /// The legacy version `initialize` negotiated, if it ran.
     negotiated: Option<&'static str>,
-    in_flight: HashMap<RequestId, SpawnHandle>,
+    in_flight: HashMap<RequestId, InFlight>,
     reading: bool,
     /// The read loop, cancelled when the daemon drains.
     read_loop: Option<SpawnHandle>,
@@ -68,6 +67,20 @@ impl Session {
             let gate = Gate::default();
             let lines = FramedRead::new(read, LineCodec::new(shared.config.max_message_bytes));
             let read_loop = ctx.add_stream(gate.wrap(lines));
+            let outbox = Outbox::new(gate.clone());
+            let flush = outbox.flush_into(write, shared.config.write_stall);
+            ctx.spawn(
+                actix::fut::wrap_future::<_, Session>(flush).map(|result, act, ctx| {
+                    match result {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                            log::warn!("session {}: {e}; disconnecting it", act.id)
+                        }
+                        Err(e) => log::debug!("session {}: write error: {e}", act.id),
+                    }
+                    ctx.stop();
+                }),
+            );
             shared.connection_opened();
             // Registered before any request can reach the router, so a drain sees it.
             router.do_send(SessionOpened {
@@ -76,7 +89,7 @@ impl Session {
             });
             Session {
                 id,
-                writer: Writer::new(write, ctx),
+                outbox,
                 shared,
                 router,
                 fd,
@@ -90,8 +103,8 @@ impl Session {
     }
 
     fn write(&mut self, message: &[u8]) {
-        self.writer.write(message);
-        self.writer.write(b"\n");
+        self.outbox.write(message);
+        self.outbox.write(b"\n");
     }
 
     fn send_error(&mut self, id: Option<&RequestId>, error: &RpcError) {
@@ -102,9 +115,9 @@ impl Session {
     fn respond(&mut self, id: &RequestId, result: RpcResult, era: Option<Era>) {
         let bytes = match result {
             Ok(Reply::Raw(raw)) => {
-                self.writer.write(&jsonrpc::result_prefix(id));
-                self.writer.write(&raw);
-                return self.writer.write(b"}\n");
+                self.outbox.write(&jsonrpc::result_prefix(id));
+                self.outbox.write(&raw);
+                return self.outbox.write(b"}\n");
             }
             Ok(Reply::Value(mut value)) => {
                 if era.is_some_and(Era::is_modern) {
@@ -196,6 +209,7 @@ impl Session {
         // Dropping `cancel` (when this future is cancelled or the session stops) tells the
         // tool to drop its work.
         let (cancel, cancelled) = oneshot::channel::<()>();
+        let progress = progress_token(&request).map(|token| self.report_progress(token, ctx));
         let sent = self.router.send(Dispatch {
             request,
             era,
@@ -209,7 +223,9 @@ impl Session {
         }
         .into_actor(self)
         .map(move |outcome, act, ctx| {
-            act.in_flight.remove(&key);
+            if let Some(progress) = act.in_flight.remove(&key).and_then(|f| f.progress) {
+                ctx.cancel_future(progress);
+            }
             match outcome {
                 Ok(Some(result)) => act.respond(&key, result, Some(era)),
                 Ok(None) => {}
@@ -223,11 +239,32 @@ impl Session {
             }
             act.after_completion(ctx);
         });
-        let handle = ctx.spawn(work);
-        self.in_flight.insert(id, handle);
+        let work = ctx.spawn(work);
+        self.in_flight.insert(id, InFlight { work, progress });
         if self.in_flight.len() >= MAX_IN_FLIGHT {
-            self.gate.close();
+            self.gate.hold(Hold::InFlight);
         }
+    }
+
+    /// `notifications/progress` for a request that carried `_meta.progressToken`: one every
+    /// progress interval while it runs, so clients that wait on a long call know it is alive
+    /// (and those that reset their timeout on progress do not give up on it).
+    fn report_progress(&mut self, token: Value, ctx: &mut Context<Self>) -> SpawnHandle {
+        let interval = self.shared.config.progress_interval;
+        let mut progress = 0u64;
+        ctx.run_interval(interval, move |act, _| {
+            progress += 1;
+            let waited = interval.as_secs_f64() * progress as f64;
+            let params = json!({
+                "progressToken": token,
+                "progress": progress,
+                "message": format!("still working after {waited:.1} s"),
+            });
+            act.write(&jsonrpc::encode_notification(
+                "notifications/progress",
+                &params,
+            ));
+        })
     }
 
     fn on_notification(&mut self, n: Notification, ctx: &mut Context<Self>) {
@@ -237,8 +274,11 @@ impl Session {
                 .as_ref()
                 .and_then(|p| p.get("requestId"))
                 .and_then(RequestId::from_value);
-            if let Some(handle) = id.and_then(|id| self.in_flight.remove(&id)) {
-                ctx.cancel_future(handle);
+            if let Some(request) = id.and_then(|id| self.in_flight.remove(&id)) {
+                ctx.cancel_future(request.work);
+                if let Some(progress) = request.progress {
+                    ctx.cancel_future(progress);
+                }
                 self.after_completion(ctx);
             }
         }
@@ -247,16 +287,16 @@ impl Session {
 
     fn after_completion(&mut self, ctx: &mut Context<Self>) {
         if self.in_flight.len() < MAX_IN_FLIGHT {
-            self.gate.open();
+            self.gate.release(Hold::InFlight);
         }
         self.close_if_done(ctx);
     }
 
     /// Closes once the client sent its last request and every answer is written.
     fn close_if_done(&mut self, _ctx: &mut Context<Self>) {
-        if !self.reading && self.in_flight.is_empty() && !self.writer.closed() {
-            // The writer flushes, then `WriteHandler::finished` stops the actor.
-            self.writer.close();
+        if !self.reading && self.in_flight.is_empty() && !self.outbox.closed() {
+            // The outbox flushes, then its flush future stops the actor.
+            self.outbox.close();
         }
     }
 
@@ -314,6 +354,22 @@ impl Session {
     }
 }
 
+/// A request being answered: its work, and its progress reports if it asked for them.
+struct InFlight {
+    work: SpawnHandle,
+    progress: Option<SpawnHandle>,
+}
+
+/// `params._meta.progressToken` of a request, if it has one.
+fn progress_token(request: &Request) -> Option<Value> {
+    let token = request
+        .params
+        .as_ref()?
+        .get("_meta")?
+        .get("progressToken")?;
+    (token.is_string() || token.is_number()).then(|| token.clone())
+}
+
 /// A server-to-client notification for this session's connection.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -327,7 +383,7 @@ impl Handler<Notify> for Session {
 
     fn handle(&mut self, msg: Notify, _ctx: &mut Context<Self>) {
         // Only sessions that did the handshake get notifications: the stateless era has none.
-        if self.negotiated.is_some() && !self.writer.closed() {
+        if self.negotiated.is_some() && !self.outbox.closed() {
             let line = jsonrpc::encode_notification(msg.method, &msg.params);
             self.write(&line);
         }
@@ -392,12 +448,5 @@ impl StreamHandler<Result<BytesMut, FrameError>> for Session {
             self.watch_for_hangup(ctx);
         }
         self.close_if_done(ctx);
-    }
-}
-
-impl WriteHandler<std::io::Error> for Session {
-    fn error(&mut self, err: std::io::Error, _ctx: &mut Context<Self>) -> Running {
-        log::debug!("session {}: write error: {err}", self.id);
-        Running::Stop
     }
 }

@@ -32,7 +32,6 @@ pub struct CallContext {
     pub connection: u64,
     pub request_id: RequestId,
     pub protocol_version: &'static str,
-    pub progress_token: Option<Value>,
     pub traceparent: Option<String>,
     /// What the call's span reports besides its outcome.
     pub notes: Arc<CallNotes>,
