@@ -238,6 +238,109 @@ if "memory" in sections and memory:
     for r in memory:
         emit(f"| {r['point']} | {r['rss_kib'] / 1024:.1f} | {r['hwm_kib'] / 1024:.1f} |")
 
+soak = [r for r in rows if r.get("section") == "soak"]
+if "soak" in sections and soak:
+    s = soak[-1]
+    r, warm, after = s["r"], s["warm"], s["after"]
+    emit()
+    emit("## Soak")
+    emit()
+    emit("`ide-agents-loadgen soak`: 32 connections, each running rounds of 8 pipelined requests "
+         "(ping, tools/list, tools/call `ide_agents_healthz`, resources/read of a kb snippet, "
+         "tools/call `ide_agents_list_entities` reaching the backend), half of the connections "
+         "in the legacy era and half stateless; every 10th round also sends a slow "
+         "`ide_agents_fetch_doc` (backend `/documentation` slowed to 20 ms) and cancels it at "
+         "once; a connection closes after 50 rounds and every 4th is dropped with a slow call "
+         "and a ping unanswered. Every answer is checked (a JSON-RPC error or an `isError` "
+         "result counts as an error). The daemon has the cache off, so backend calls are real. "
+         "Samples from `/proc/PID` once the soak's connections are closed.")
+    emit()
+    if r.get("failed"):
+        emit("**The soak run failed; see the load generator's problems below.**")
+    else:
+        emit(f"- {r['requests_answered']:,} requests answered in {r['seconds']} s "
+             f"({r['rps']:,.0f} req/s), **{r['errors']} errors**; {r['cancelled']:,} calls "
+             f"cancelled ({r['cancelled_but_answered']:,} of them answered before the "
+             f"cancellation arrived); {r['connections_opened']:,} connections opened, "
+             f"{r['connections_dropped_mid_call']:,} dropped mid-call.")
+    emit()
+    emit("| point | VmRSS MiB | VmHWM MiB | open fds | Unix sockets | backend TCP | other "
+         "| client connections open |")
+    emit("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for p in (warm, after):
+        emit(f"| {p['point']} | {p['rss_kib'] / 1024:.1f} | {p['hwm_kib'] / 1024:.1f} "
+             f"| {p['fds']} | {p['unix_fds']} | {p['tcp_fds']} | {p['other_fds']} "
+             f"| {p['connections_open']} |")
+    emit()
+    emit(f"RSS growth after warm-up: {(after['rss_kib'] - warm['rss_kib']) / 1024:+.1f} MiB; "
+         f"descriptors: {after['fds'] - warm['fds']:+d} (Unix sockets "
+         f"{after['unix_fds'] - warm['unix_fds']:+d}, backend TCP "
+         f"{after['tcp_fds'] - warm['tcp_fds']:+d}: idle pooled connections, kept up to "
+         "IDE_AGENTS_POOL_MAX_IDLE per worker and closed after 30 s idle). The Unix sockets "
+         "are the listener, the status client's connection and the runtimes' own signal pipes.")
+
+# The bars the issues set, checked against this run's numbers.
+bars = []
+
+
+def cell(section, keys, kind_key, kind):
+    runs = group(section, *([k for k, _ in keys])).get(tuple(v for _, v in keys), [])
+    return [r for r in runs if r.get(kind_key) == kind]
+
+
+def bar(name, value, target, ok):
+    if value == value:  # not NaN
+        bars.append((name, value, target, "met" if ok(value) else "**missed**"))
+
+
+d16 = cell("core", [("scenario", "healthz"), ("shape", "16x1")], "kind", "daemon")
+c16 = cell("core", [("scenario", "healthz"), ("shape", "16x1")], "kind", "ceiling")
+if d16 and c16:
+    bar("healthz 16×1 req/s ÷ ceiling", med(d16, "rps") / med(c16, "rps"), "≥ 0.70", lambda v: v >= 0.7)
+d1 = cell("core", [("scenario", "healthz"), ("shape", "1x1")], "kind", "daemon")
+c1 = cell("core", [("scenario", "healthz"), ("shape", "1x1")], "kind", "ceiling")
+if d1 and c1:
+    bar("healthz 1×1 p50 ÷ ceiling p50", med(d1, "p50_us") / med(c1, "p50_us"), "≤ 1.30", lambda v: v <= 1.3)
+r16 = cell("core", [("scenario", "resources_read"), ("shape", "16x1")], "kind", "daemon")
+rc16 = cell("core", [("scenario", "resources_read"), ("shape", "16x1")], "kind", "ceiling")
+if r16 and rc16:
+    bar("resources/read 16×1 req/s ÷ ceiling", med(r16, "rps") / med(rc16, "rps"), "≥ 0.70", lambda v: v >= 0.7)
+for shape in ("1x1", "16x1"):
+    p = cell("pool", [("shape", shape)], "variant", "pool")
+    f = cell("pool", [("shape", shape)], "variant", "fresh")
+    if p and f:
+        bar(f"pooled ÷ connection per call, {shape} req/s", med(p, "rps") / med(f, "rps"), "≥ 2", lambda v: v >= 2)
+h = cell("direct", [("shape", "1x1")], "variant", "http")
+dd = cell("direct", [("shape", "1x1")], "variant", "daemon")
+if h and dd:
+    bar("daemon's added p50 over the backend, µs", med(dd, "p50_us") - med(h, "p50_us"), "< 100", lambda v: v < 100)
+hit = cell("cache", [("shape", "1x1")], "variant", "hit")
+miss = cell("cache", [("shape", "1x1")], "variant", "miss")
+if hit and miss:
+    bar("fetch_doc miss p50 ÷ hit p50 (5 ms backend)", med(miss, "p50_us") / med(hit, "p50_us"), "≥ 100", lambda v: v >= 100)
+if startup:
+    bar("cold start to first answer, median ms", startup[-1]["r"]["median_ms"], "< 50", lambda v: v < 50)
+idle = [r for r in memory if r["point"] == "idle"]
+if idle:
+    bar("idle RSS, MB", idle[0]["rss_kib"] * 1024 / 1e6, "< 15", lambda v: v < 15)
+if soak and not soak[-1]["r"].get("failed"):
+    s = soak[-1]
+    bar("soak errors", s["r"]["errors"], "0", lambda v: v == 0)
+    bar("soak RSS growth after warm-up, MB", (s["after"]["rss_kib"] - s["warm"]["rss_kib"]) * 1024 / 1e6,
+        "< 5", lambda v: v < 5)
+    bar("soak: Unix sockets and other fds after − after warm-up",
+        (s["after"]["unix_fds"] + s["after"]["other_fds"]) - (s["warm"]["unix_fds"] + s["warm"]["other_fds"]),
+        "≤ 0", lambda v: v <= 0)
+if bars:
+    emit()
+    emit("## Bars")
+    emit()
+    emit("| measure | this run | bar | |")
+    emit("|---|---:|---|---|")
+    for name, value, target, verdict in bars:
+        shown = f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+        emit(f"| {name} | {shown} | {target} | {verdict} |")
+
 emit()
 emit("## Commands")
 emit()

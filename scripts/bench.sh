@@ -8,7 +8,7 @@
 # (machine, commands, tables) on stdout; BENCH_OUT=FILE also writes it to FILE. Every cell
 # alternates baseline and daemon runs ROUNDS times; the tables show medians.
 #
-# Sections (SECTIONS="core backend cache startup memory", the default, or any subset):
+# Sections (SECTIONS="core backend cache startup memory soak", the default, or any subset):
 #   core     MCP requests beside a bare newline-JSON echo server (the ceiling), at every
 #            shape in SHAPES (connections x window, default "1x1 16x1 16x8"), for the
 #            scenarios in SCENARIOS (default: ping tools_list resources_read healthz
@@ -20,18 +20,23 @@
 #            default daemon, same topic every call) vs miss (IDE_AGENTS_CACHE_ENABLED=false)
 #   startup  spawn to first ping answered, STARTS times (default 10)
 #   memory   VmRSS of the default daemon idle (just started) and after the load that ran
+#   soak     SOAK_REQUESTS (default 1000000) mixed requests over 32 connections that come and
+#            go, cancelling slow calls and dropping connections mid-call (loadgen soak), on a
+#            daemon of its own; RSS and open descriptors after a warm-up and after the soak
 #
 # Every daemon runs with IDE_AGENTS_RATE_PER_SEC=0: the per-connection tool-call rate limit
 # (20/s by default where it is enforced) would otherwise be what is measured.
 # Other settings: WARMUP (seconds per run, default 0.5); DAEMON_BIN (another build of
 # ide-agentsd to measure, e.g. one from another branch); the daemons inherit the environment
-# (e.g. IDE_AGENTS_WORKERS).
+# (e.g. IDE_AGENTS_WORKERS). The report replaces the part of BENCHMARKS.md between its
+# bench.sh markers (BENCH_OUT=FILE writes it to FILE instead; BENCH_OUT=- to stdout only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${1:-3}
 secs=${2:-3}
-sections=${SECTIONS:-"core backend cache startup memory"}
+sections=${SECTIONS:-"core backend cache startup memory soak"}
+soak_requests=${SOAK_REQUESTS:-1000000}
 scenarios=${SCENARIOS:-"ping tools_list resources_read healthz list_entities list_entities_nocache"}
 shapes=${SHAPES:-"1x1 16x1 16x8"}
 starts=${STARTS:-10}
@@ -39,7 +44,7 @@ warmup=${WARMUP:-0.5}
 
 want() { [[ " $sections " == *" $1 "* ]]; }
 for s in $sections; do
-  case $s in core | backend | cache | startup | memory) ;; *) echo "unknown section $s" >&2; exit 2 ;; esac
+  case $s in core | backend | cache | startup | memory | soak) ;; *) echo "unknown section $s" >&2; exit 2 ;; esac
 done
 
 cargo build --release --quiet --bin ide-agentsd --bin ide-agents-loadgen --bin ide-agents-backend
@@ -236,6 +241,37 @@ if want memory; then
   echo "{\"section\":\"memory\",\"point\":\"after load\",$(rss "${daemon_pid[main]}")}" >>"$results"
 fi
 
+open_connections() { # the status client's own connection included
+  { "$daemon_bin" status --json --socket "$tmp/$1.sock" || true; } |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["connections"]["open"])'
+}
+sample() { # name point → one JSON object: memory, descriptors, open connections
+  local pid=${daemon_pid[$1]} _
+  for _ in $(seq 500); do # the last clients' connections close asynchronously
+    [ "$(open_connections "$1")" -le 1 ] && break
+    sleep 0.01
+  done
+  echo "{\"point\":\"$2\",$(rss "$pid"),$(python3 scripts/fd-kinds.py "$pid"),\"connections_open\":$(($(open_connections "$1") - 1))}"
+}
+
+if want soak; then
+  start_daemon soak IDE_AGENTS_CACHE_ENABLED=false
+  # A slow /documentation, so the soak's fetch_doc calls are still running when cancelled.
+  soak_faults='{"latency_ms":20,"paths":["/documentation"]}'
+  note_command curl -X POST -d "$soak_faults" "$backend/_control/faults"
+  set_faults "$soak_faults"
+  soak=(soak --socket "$tmp/soak.sock" --uri ide-agents://kb.snippet/intro)
+  note_command "$loadgen" "${soak[@]}" --requests 50000
+  "$loadgen" "${soak[@]}" --requests 50000 >"$tmp/soak-warmup.json" 2>>"$tmp/loadgen.err" || true
+  warm=$(sample soak "after warm-up (50k)")
+  note_command "$loadgen" "${soak[@]}" --requests "$soak_requests"
+  r=$("$loadgen" "${soak[@]}" --requests "$soak_requests" 2>>"$tmp/loadgen.err") || true
+  [ -n "$r" ] || r='{"failed":true}'
+  after=$(sample soak "after the soak")
+  echo "{\"section\":\"soak\",\"r\":$r,\"warm\":$warm,\"after\":$after}" >>"$results"
+  set_faults '{}'
+fi
+
 if want startup; then
   note_command env IDE_AGENTS_BACKEND_URL="$backend" python3 scripts/bench-coldstart.py "$daemon_bin" --runs "$starts"
   r=$(IDE_AGENTS_BACKEND_URL="$backend" python3 scripts/bench-coldstart.py "$daemon_bin" --runs "$starts")
@@ -250,4 +286,8 @@ if [ -s "$tmp/loadgen.err" ]; then
   report+=$'\n```'
 fi
 echo "$report"
-if [ -n "${BENCH_OUT:-}" ]; then echo "$report" >"$BENCH_OUT"; fi
+case ${BENCH_OUT:-BENCHMARKS.md} in
+  -) ;;
+  BENCHMARKS.md) python3 scripts/bench-splice.py BENCHMARKS.md <<<"$report" ;;
+  *) echo "$report" >"$BENCH_OUT" ;;
+esac

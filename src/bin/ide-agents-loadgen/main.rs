@@ -7,6 +7,7 @@ mod echo;
 mod http;
 mod run;
 mod scenario;
+mod soak;
 mod stats;
 mod transport;
 mod verify;
@@ -37,6 +38,9 @@ enum Command {
     Run(RunArgs),
     /// Bare newline-JSON echo server on a Unix socket (the ceiling to compare against).
     EchoServer(EchoArgs),
+    /// A fixed number of mixed requests over connections that come and go, with calls
+    /// cancelled mid-flight and connections dropped mid-call; every answer is checked.
+    Soak(SoakArgs),
     /// Keep-alive HTTP/1.1 requests to a URL (e.g. the backend endpoint behind a tool);
     /// every response must be 2xx. A window above 1 pipelines requests.
     Http(HttpArgs),
@@ -96,6 +100,41 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct SoakArgs {
+    /// Unix socket of the daemon under test.
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
+    connections: usize,
+    /// Requests answered in all (cancelled and dropped ones come on top).
+    #[arg(long, default_value_t = 1_000_000)]
+    requests: u64,
+    /// Requests sent at once per round.
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
+    window: usize,
+    /// Rounds before a connection is closed and opened again.
+    #[arg(long, default_value_t = 50)]
+    rounds_per_connection: u64,
+    /// Every Nth round also sends the slow tool and cancels it at once (0: never).
+    #[arg(long, default_value_t = 10)]
+    cancel_every: u64,
+    /// Every Nth connection is dropped with a slow call unanswered (0: never).
+    #[arg(long, default_value_t = 4)]
+    drop_every: u64,
+    /// A resource read in the mix (else prompts/list).
+    #[arg(long)]
+    uri: Option<String>,
+    /// A tool that reaches the backend, answered every round.
+    #[arg(long, default_value = "ide_agents_list_entities")]
+    backend_tool: String,
+    /// A slow tool to cancel, and its arguments.
+    #[arg(long, default_value = "ide_agents_fetch_doc")]
+    slow_tool: String,
+    #[arg(long, value_name = "JSON", default_value = r#"{"topic":"getting-started"}"#, value_parser = json_object)]
+    slow_args: Value,
+}
+
+#[derive(Args)]
 struct EchoArgs {
     #[arg(long, value_name = "PATH")]
     socket: PathBuf,
@@ -147,6 +186,7 @@ fn main() -> ExitCode {
             let (plan, load) = mcp_plan(args);
             run::run(plan, &load)
         }
+        Command::Soak(args) => soak(args),
         Command::Http(args) => {
             let (plan, load) = http_plan(args);
             run::run(plan, &load)
@@ -162,6 +202,37 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Prints the soak's counts as one JSON object; fails if any answer was wrong.
+fn soak(args: SoakArgs) -> ExitCode {
+    let plan = soak::SoakPlan {
+        socket: args.socket,
+        connections: args.connections,
+        requests: args.requests,
+        window: args.window,
+        rounds_per_connection: args.rounds_per_connection.max(1),
+        cancel_every: args.cancel_every,
+        drop_every: args.drop_every,
+        resource_uri: args.uri,
+        backend_tool: args.backend_tool,
+        slow_tool: args.slow_tool,
+        slow_args: args.slow_args,
+    };
+    match soak::run(plan) {
+        Ok(report) => {
+            println!("{report}");
+            if report["errors"] == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }
