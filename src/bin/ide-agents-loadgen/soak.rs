@@ -105,7 +105,8 @@ async fn connection_loop(
             if granted == 0 {
                 return Ok(());
             }
-            let cancel = plan.cancel_every > 0 && (serial + round) % plan.cancel_every == 0;
+            let cancel =
+                plan.cancel_every > 0 && (serial + round).is_multiple_of(plan.cancel_every);
             if let Err(e) = conn.round(&plan, &counts, granted as usize, cancel).await {
                 // Counted, and the connection is opened again: the soak goes on to the end.
                 eprintln!("soak: connection {serial}: {e}");
