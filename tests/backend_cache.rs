@@ -100,3 +100,35 @@ fn a_failed_lookup_is_not_cached() {
         "the failure was not kept; the success was"
     );
 }
+
+#[test]
+fn fifty_concurrent_misses_from_two_workers_make_one_backend_request() {
+    let backend = Backend::start();
+    // Slow enough that every call arrives while the first load is still at the backend.
+    backend.faults(json!({"latency_ms": 300, "paths": ["/documentation"]}));
+    let d = daemon_for(&backend).env("IDE_AGENTS_WORKERS", "2").start();
+    // Ten connections, spread over both workers, five calls pipelined on each.
+    let mut clients: Vec<_> = (0..10).map(|_| d.client()).collect();
+    let call = |id: usize| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "ide_agents_fetch_doc", "arguments": {"topic": "getting-started"},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}})
+    };
+    for (n, c) in clients.iter_mut().enumerate() {
+        for k in 0..5 {
+            c.send(&call(n * 5 + k));
+        }
+    }
+    let mut answers = Vec::new();
+    for c in &mut clients {
+        for _ in 0..5 {
+            answers.push(c.read().expect("an answer"));
+        }
+    }
+    let first = ok(&answers[0]["result"]).clone();
+    for a in &answers {
+        assert_eq!(ok(&a["result"]), &first, "every waiter gets the one load's result");
+    }
+    assert_eq!(answers.len(), 50);
+    assert_eq!(backend.hits("GET /documentation"), 1);
+}

@@ -304,7 +304,7 @@ fn capabilities_and_instructions_name_resources_and_prompts() {
         caps["resources"],
         json!({"subscribe": true, "listChanged": true})
     );
-    assert_eq!(caps["prompts"], json!({"listChanged": true}));
+    assert_eq!(caps["prompts"], json!({"listChanged": false}));
     assert_eq!(caps["completions"], json!({}));
     let i = c.call_tool("ide_agents_server_instructions", json!({}));
     let s = &i["structuredContent"];

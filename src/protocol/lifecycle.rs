@@ -25,7 +25,9 @@ pub fn capabilities() -> Value {
     json!({
         "tools": {"listChanged": true},
         "resources": {"subscribe": true, "listChanged": true},
-        "prompts": {"listChanged": true},
+        // The six prompts are fixed (a prompts dir overrides texts, not the list), so the
+        // list never changes.
+        "prompts": {"listChanged": false},
         "completions": {},
         "logging": {},
     })
@@ -111,7 +113,7 @@ mod tests {
         assert_eq!(r["capabilities"]["tools"]["listChanged"], true);
         assert_eq!(r["capabilities"]["resources"]["subscribe"], true);
         assert_eq!(r["capabilities"]["resources"]["listChanged"], true);
-        assert_eq!(r["capabilities"]["prompts"]["listChanged"], true);
+        assert_eq!(r["capabilities"]["prompts"]["listChanged"], false);
         assert_eq!(r["capabilities"]["completions"], json!({}));
         assert_eq!(r["instructions"], "hi");
     }
