@@ -127,7 +127,11 @@ fn fifty_concurrent_misses_from_two_workers_make_one_backend_request() {
     }
     let first = ok(&answers[0]["result"]).clone();
     for a in &answers {
-        assert_eq!(ok(&a["result"]), &first, "every waiter gets the one load's result");
+        assert_eq!(
+            ok(&a["result"]),
+            &first,
+            "every waiter gets the one load's result"
+        );
     }
     assert_eq!(answers.len(), 50);
     assert_eq!(backend.hits("GET /documentation"), 1);

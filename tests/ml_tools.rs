@@ -49,6 +49,14 @@ fn ml_group_waits_for_a_listing_page_that_shows_it() {
     let g = groups(&mut c);
     assert_eq!(g["ml"], "not_started", "{g}");
     assert_eq!(g["ml_starts"], 0);
+    let mut operator = d.initialized_client();
+    let ml_status = |c: &mut Client| {
+        c.call("ide-agents/status", json!({}))["result"]["tool_groups"]["ml"].clone()
+    };
+    assert_eq!(
+        ml_status(&mut operator),
+        json!({"enabled": true, "loaded": false, "starts": 0})
+    );
     // Core and ULTRA calls do not need it.
     ok(&c.call_tool("ide_agents_healthz", json!({})));
     ok(&c.call_tool("ide_agents_ultra_calibrate", json!({"scores": [0.5]})));
@@ -74,6 +82,10 @@ fn ml_group_waits_for_a_listing_page_that_shows_it() {
         "{g}"
     );
     assert!(g["ml_start_us"].as_f64().unwrap() > 0.0, "{g}");
+    assert_eq!(
+        ml_status(&mut operator),
+        json!({"enabled": true, "loaded": true, "starts": 1})
+    );
 }
 
 #[test]
