@@ -170,11 +170,13 @@ fn the_watchdog_is_fed_at_half_its_interval() {
     for _ in 0..3 {
         notify.until("WATCHDOG=1");
     }
-    // Three ticks of 100 ms need about 200–300 ms; a generous bound for a loaded machine.
+    // Three ticks of 100 ms need about 200–300 ms: fed no faster than half the interval
+    // (which would hide a wedged loop behind a busy timer), and not much slower (a generous
+    // bound for a loaded machine).
+    let elapsed = start.elapsed();
     assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
+        elapsed >= Duration::from_millis(150) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
     );
     // Still serving while being watched.
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
