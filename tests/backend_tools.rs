@@ -5,6 +5,7 @@ mod common;
 
 use common::{BIN, Backend, Client, daemon, daemon_for};
 use serde_json::{Value, json};
+use std::io::BufRead;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -367,8 +368,31 @@ fn cancelling_a_call_drops_its_backend_request_and_sends_no_answer() {
     backend.wait_for("the backend to see the request dropped", |s| {
         s["dropped"].as_u64() == Some(1)
     });
-    // No answer for the cancelled request: the next line is the ping's.
-    let pong = c.call("ping", json!({}));
+    // A ping (answered by the session) and a tool call (through the same router and
+    // tool-group actor as the cancelled call): anything the cancelled call could still send
+    // would be written before the tool call's answer.
+    c.request(json!("ping"), "ping", json!({}));
+    c.request(
+        json!("after"),
+        "tools/call",
+        json!({"name": "ide_agents_healthz", "arguments": {},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &Value| l["id"] == "after") {
+        let mut line = String::new();
+        let n = c.reader.read_line(&mut line).expect("read from daemon");
+        assert!(n > 0, "the daemon closed the connection after {lines:?}");
+        lines.push(serde_json::from_str(&line).unwrap());
+    }
+    assert!(
+        lines.iter().all(|l| l["id"] != "slow"),
+        "the cancelled request was answered: {lines:?}"
+    );
+    let pong = lines
+        .iter()
+        .find(|l| l["id"] == "ping")
+        .expect("ping answered");
     assert_eq!(pong["result"], json!({}));
 }
 
