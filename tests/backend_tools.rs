@@ -129,21 +129,32 @@ fn deny_refuses_and_a_grant_expires() {
         "ide_agents_command",
         json!({"method": "run", "command": "pwd"}),
     );
-    let id = asked["structuredContent"]["error"]["action_id"]
+    assert_eq!(error_code(&asked), "approval_required");
+    let denied = asked["structuredContent"]["error"]["action_id"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(cli(&d.socket, &["deny", &id]).0, 0);
+    assert_eq!(cli(&d.socket, &["deny", &denied]).0, 0);
     let (_, listed) = cli(&d.socket, &["approvals"]);
-    assert!(!listed.contains(&id), "{listed}");
+    assert!(!listed.contains(&denied), "{listed}");
+    // A denied action is gone: it cannot be approved afterwards.
+    let (code, out) = cli(&d.socket, &["approve", &denied]);
+    assert_ne!(code, 0, "approving a denied action succeeded: {out}");
     let asked = c.call_tool(
         "ide_agents_command",
         json!({"method": "run", "command": "pwd"}),
+    );
+    assert_eq!(error_code(&asked), "approval_required");
+    assert_eq!(
+        backend.hits("POST /command"),
+        0,
+        "a denied command never runs"
     );
     let id = asked["structuredContent"]["error"]["action_id"]
         .as_str()
         .unwrap()
         .to_string();
+    assert_ne!(id, denied, "asking again after a deny is a new action");
     assert_eq!(cli(&d.socket, &["approve", &id, "--ttl", "0.2s"]).0, 0);
     // Let the grant's lifetime pass: this waits on the clock, not on the daemon.
     std::thread::sleep(Duration::from_millis(400));
