@@ -167,6 +167,42 @@ fn deny_refuses_and_a_grant_expires() {
 }
 
 #[test]
+fn malformed_arguments_are_refused_before_anything_reaches_the_backend() {
+    let backend = Backend::start();
+    // Auto-approved and ULTRA on: only the schema stands between these calls and the backend.
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_ULTRA_ENABLED", "true")
+        .env("IDE_AGENTS_AUTO_APPROVE", "echo")
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
+        .start();
+    let mut c = d.client();
+    let cases = [
+        ("ide_agents_run_command", json!({})),
+        ("ide_agents_run_command", json!({"command": 5})),
+        ("ide_agents_ultra_calibrate", json!({})),
+        ("ide_agents_ultra_calibrate", json!({"scores": ["a"]})),
+        ("ide_agents_list_entities", json!({"verbose": true})),
+    ];
+    for (tool, arguments) in cases {
+        let r = c.call_tool(tool, arguments.clone());
+        assert_eq!(
+            error_code(&r),
+            "invalid_arguments",
+            "{tool} {arguments}: {r}"
+        );
+    }
+    let requests = backend.stats()["requests"].clone();
+    assert!(
+        requests
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k == "GET /health"),
+        "only health probes reached the backend: {requests}"
+    );
+}
+
+#[test]
 fn command_dry_run_and_explain_stay_local_and_auto_approve_skips_asking() {
     let backend = Backend::start();
     let d = daemon_for(&backend)
