@@ -5,6 +5,7 @@ mod common;
 
 use common::{BIN, Backend, Client, daemon, daemon_for};
 use serde_json::{Value, json};
+use std::io::BufRead;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -128,21 +129,32 @@ fn deny_refuses_and_a_grant_expires() {
         "ide_agents_command",
         json!({"method": "run", "command": "pwd"}),
     );
-    let id = asked["structuredContent"]["error"]["action_id"]
+    assert_eq!(error_code(&asked), "approval_required");
+    let denied = asked["structuredContent"]["error"]["action_id"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(cli(&d.socket, &["deny", &id]).0, 0);
+    assert_eq!(cli(&d.socket, &["deny", &denied]).0, 0);
     let (_, listed) = cli(&d.socket, &["approvals"]);
-    assert!(!listed.contains(&id), "{listed}");
+    assert!(!listed.contains(&denied), "{listed}");
+    // A denied action is gone: it cannot be approved afterwards.
+    let (code, out) = cli(&d.socket, &["approve", &denied]);
+    assert_ne!(code, 0, "approving a denied action succeeded: {out}");
     let asked = c.call_tool(
         "ide_agents_command",
         json!({"method": "run", "command": "pwd"}),
+    );
+    assert_eq!(error_code(&asked), "approval_required");
+    assert_eq!(
+        backend.hits("POST /command"),
+        0,
+        "a denied command never runs"
     );
     let id = asked["structuredContent"]["error"]["action_id"]
         .as_str()
         .unwrap()
         .to_string();
+    assert_ne!(id, denied, "asking again after a deny is a new action");
     assert_eq!(cli(&d.socket, &["approve", &id, "--ttl", "0.2s"]).0, 0);
     // Let the grant's lifetime pass: this waits on the clock, not on the daemon.
     std::thread::sleep(Duration::from_millis(400));
@@ -152,6 +164,42 @@ fn deny_refuses_and_a_grant_expires() {
     );
     assert_eq!(error_code(&expired), "approval_required");
     assert_eq!(backend.hits("POST /command"), 0);
+}
+
+#[test]
+fn malformed_arguments_are_refused_before_anything_reaches_the_backend() {
+    let backend = Backend::start();
+    // Auto-approved and ULTRA on: only the schema stands between these calls and the backend.
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_ULTRA_ENABLED", "true")
+        .env("IDE_AGENTS_AUTO_APPROVE", "echo")
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
+        .start();
+    let mut c = d.client();
+    let cases = [
+        ("ide_agents_run_command", json!({})),
+        ("ide_agents_run_command", json!({"command": 5})),
+        ("ide_agents_ultra_calibrate", json!({})),
+        ("ide_agents_ultra_calibrate", json!({"scores": ["a"]})),
+        ("ide_agents_list_entities", json!({"verbose": true})),
+    ];
+    for (tool, arguments) in cases {
+        let r = c.call_tool(tool, arguments.clone());
+        assert_eq!(
+            error_code(&r),
+            "invalid_arguments",
+            "{tool} {arguments}: {r}"
+        );
+    }
+    let requests = backend.stats()["requests"].clone();
+    assert!(
+        requests
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k == "GET /health"),
+        "only health probes reached the backend: {requests}"
+    );
 }
 
 #[test]
@@ -367,8 +415,31 @@ fn cancelling_a_call_drops_its_backend_request_and_sends_no_answer() {
     backend.wait_for("the backend to see the request dropped", |s| {
         s["dropped"].as_u64() == Some(1)
     });
-    // No answer for the cancelled request: the next line is the ping's.
-    let pong = c.call("ping", json!({}));
+    // A ping (answered by the session) and a tool call (through the same router and
+    // tool-group actor as the cancelled call): anything the cancelled call could still send
+    // would be written before the tool call's answer.
+    c.request(json!("ping"), "ping", json!({}));
+    c.request(
+        json!("after"),
+        "tools/call",
+        json!({"name": "ide_agents_healthz", "arguments": {},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &Value| l["id"] == "after") {
+        let mut line = String::new();
+        let n = c.reader.read_line(&mut line).expect("read from daemon");
+        assert!(n > 0, "the daemon closed the connection after {lines:?}");
+        lines.push(serde_json::from_str(&line).unwrap());
+    }
+    assert!(
+        lines.iter().all(|l| l["id"] != "slow"),
+        "the cancelled request was answered: {lines:?}"
+    );
+    let pong = lines
+        .iter()
+        .find(|l| l["id"] == "ping")
+        .expect("ping answered");
     assert_eq!(pong["result"], json!({}));
 }
 

@@ -188,6 +188,12 @@ fn the_watchdog_is_fed_at_half_its_interval() {
 fn unit_files_pass_systemd_analyze_verify() {
     let analyze = Command::new("systemd-analyze").arg("--version").output();
     if analyze.is_err() {
+        // Locally a missing tool is a skip; in CI it would hide unverified unit files.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-analyze is not installed but CI is set: install systemd so the unit files \
+             are verified"
+        );
         eprintln!("NOTICE: systemd-analyze is not installed; unit files not verified");
         return;
     }

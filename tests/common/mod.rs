@@ -359,9 +359,15 @@ impl Backend {
         Backend::start_with(&[])
     }
 
+    /// Starts the backend with extra flags; on a free port unless they name one (`--port`).
     pub fn start_with(args: &[&str]) -> Backend {
+        let free_port: &[&str] = if args.contains(&"--port") {
+            &[]
+        } else {
+            &["--port", "0"]
+        };
         let mut child = Command::new(BACKEND_BIN)
-            .args(["--port", "0"])
+            .args(free_port)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
