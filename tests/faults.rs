@@ -414,10 +414,10 @@ fn a_body_cut_off_after_the_headers_is_a_backend_error_and_the_pool_recovers() {
     served_while_in_flight(&d, &a);
 
     let r = results(&mut a, 1).remove(0);
-    // The code, not the wording, is what clients act on: awc ends a body cut short of its
-    // Content-Length without an error, so the daemon reports the partial body as not JSON.
+    // A body shorter than its Content-Length is a broken answer, never parsed as one.
     assert_eq!(error_code(&r), "backend_error");
     assert!(text(&r).contains("/entities/mappings"), "{r}");
+    assert!(text(&r).contains("broke off"), "{r}");
     assert_eq!(
         backend.hits(ENTITIES),
         1,
@@ -425,6 +425,25 @@ fn a_body_cut_off_after_the_headers_is_a_backend_error_and_the_pool_recovers() {
     );
 
     // The broken connection is not reused: the next call gets a fresh one and succeeds.
+    backend.faults(json!({}));
+    backend_tools_work_again(&mut a, &backend);
+}
+
+#[test]
+fn the_request_timeout_bounds_a_read_with_its_retries_not_each_attempt() {
+    let backend = Backend::start();
+    let d = matrix_daemon(&backend.url, &[]);
+    // Slow 503s: each attempt is within the 1 s timeout, three of them are not.
+    backend.faults(json!({"status": 503, "latency_ms": 600, "paths": ["/entities"]}));
+    let mut a = d.client();
+    let started = Instant::now();
+    let r = a.call_tool("ide_agents_list_entities", json!({}));
+    assert_eq!(error_code(&r), "timeout", "{r}");
+    assert!(
+        backend.hits(ENTITIES) <= 2,
+        "no attempt starts after the deadline"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "{r}");
     backend.faults(json!({}));
     backend_tools_work_again(&mut a, &backend);
 }

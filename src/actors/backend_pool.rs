@@ -332,6 +332,8 @@ async fn execute(
     stats: &PoolStats,
 ) -> BackendResult {
     let url = format!("{}{}", upstream.base, call.path);
+    // The timeout bounds the whole call, retries and their backoff included.
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -348,16 +350,16 @@ async fn execute(
             breaker: &upstream.breaker,
             permit: Some(permit),
         };
-        let outcome = match actix_rt::time::timeout(
-            timeout,
-            send_once(&upstream.client, &url, &call),
-        )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => Attempt::TimedOut,
-        };
-        let may_retry = call.idempotent && attempt < policy.attempts;
+        let outcome =
+            match tokio::time::timeout_at(deadline, send_once(&upstream.client, &url, &call)).await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Attempt::TimedOut,
+            };
+        let delay = policy.delay(attempt, jitter_sample());
+        let may_retry = call.idempotent
+            && attempt < policy.attempts
+            && tokio::time::Instant::now() + delay < deadline;
         let result = match outcome {
             Attempt::Answered {
                 status,
@@ -401,7 +403,7 @@ async fn execute(
         stats
             .retries
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        actix_rt::time::sleep(policy.delay(attempt, jitter_sample())).await;
+        actix_rt::time::sleep(delay).await;
     }
 }
 
@@ -430,6 +432,10 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
         Err(e) => return Attempt::Failed(e.to_string()),
     };
     let status = response.status().as_u16();
+    let declared_length = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let headers = Headers(
         KEPT_HEADERS
             .iter()
@@ -440,6 +446,13 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
             .collect(),
     );
     match response.body().limit(MAX_BODY_BYTES).await {
+        // awc ends a body at the connection's close without an error, even one cut short of
+        // its declared length: that is a broken answer, not a short one.
+        Ok(body) if declared_length.is_some_and(|n| body.len() < n) => Attempt::Failed(format!(
+            "the answer broke off after {} of its {} bytes",
+            body.len(),
+            declared_length.unwrap_or_default()
+        )),
         Ok(body) => Attempt::Answered {
             status,
             body,
