@@ -53,7 +53,7 @@ impl Decoder for LineCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
         loop {
-            let newline = buf[self.scanned..].iter().position(|b| *b == b'\n');
+            let newline = memchr::memchr(b'\n', &buf[self.scanned..]);
             let Some(pos) = newline else {
                 self.scanned = buf.len();
                 if buf.len() > self.max_line {
