@@ -11,10 +11,9 @@ pub fn reload(shared: &Shared) -> Value {
     json!({"reloaded": true, "thresholds": thresholds(shared)})
 }
 
-/// The anomaly thresholds (SPEC §3.1 `ide_agents_security_anomalies`).
-///
-/// Hook: the security-anomalies module re-reads its thresholds here when it lands; until
-/// then they are the configured values.
+/// The anomaly thresholds (SPEC §3.1 `ide_agents_security_anomalies`). They come from the
+/// environment and flags, which a running process cannot read anew, so a reload reports
+/// the values in force; changing them takes a restart.
 pub fn thresholds(shared: &Shared) -> Value {
     let c = &shared.config;
     json!({
