@@ -153,9 +153,20 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
+    // The fields parse below skips unknown fields without checking their UTF-8, so the
+    // whole line is checked first: JSON text is UTF-8, anything else is a parse error.
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(DecodeError {
+                id: None,
+                error: RpcError::new(PARSE_ERROR, format!("parse error: not UTF-8: {e}")),
+            });
+        }
+    };
     // One pass straight into the message's fields; the slower generic parse only runs to
     // explain a line that does not fit.
-    let raw: RawMessage = match serde_json::from_slice(line) {
+    let raw: RawMessage = match serde_json::from_str(text) {
         Ok(raw) => raw,
         Err(e) => return Err(explain_undecodable(line, e)),
     };
@@ -319,6 +330,14 @@ mod tests {
             (Some(RequestId::Number(3)), INVALID_REQUEST)
         );
         assert_eq!(err_code(r#"{"jsonrpc":"2.0","id":4}"#).1, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error_even_in_a_field_nobody_reads() {
+        let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"x\":\"\xcf\"}";
+        let e = decode(line).unwrap_err();
+        assert_eq!((e.id, e.error.code), (None, PARSE_ERROR));
+        assert!(e.error.message.contains("UTF-8"), "{}", e.error.message);
     }
 
     #[test]
