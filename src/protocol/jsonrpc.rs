@@ -135,6 +135,8 @@ pub struct DecodeError {
     pub error: RpcError,
 }
 
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\r', '\n'];
+
 /// The loose shape of any JSON-RPC message; validated into [`Message`].
 #[derive(Deserialize)]
 struct RawMessage {
@@ -165,8 +167,14 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
         }
     };
     // One pass straight into the message's fields; the slower generic parse only runs to
-    // explain a line that does not fit.
-    let raw: RawMessage = match serde_json::from_str(text) {
+    // explain a line that does not fit. A derived struct also reads an array of its fields
+    // in order (["2.0",1,"ping",null,null,null] would be a request), so only an object is.
+    let parsed = if text.trim_start_matches(JSON_WHITESPACE).starts_with('{') {
+        serde_json::from_str(text)
+    } else {
+        Err(serde::de::Error::custom("not an object"))
+    };
+    let raw: RawMessage = match parsed {
         Ok(raw) => raw,
         Err(e) => return Err(explain_undecodable(line, e)),
     };
@@ -309,6 +317,10 @@ mod tests {
         assert_eq!(err_code("{nope"), (None, PARSE_ERROR));
         assert_eq!(err_code("[1,2]"), (None, INVALID_REQUEST));
         assert_eq!(err_code("42"), (None, INVALID_REQUEST));
+        assert_eq!(
+            err_code(r#" ["2.0",1,"ping",null,null,null]"#),
+            (None, INVALID_REQUEST)
+        );
         assert_eq!(
             err_code(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#),
             (Some(RequestId::Number(1)), INVALID_REQUEST)
