@@ -361,6 +361,8 @@ mod tests {
             "\"with \\\"quote\"",
             "1.5",
             "12345678901234",
+            // Beyond u64 the id is a float: the echo must read back as the same number.
+            "221111111111111111111111111111111111111111111111111111111111111111111111111",
         ] {
             let line = format!(r#"{{"jsonrpc":"2.0","id":{raw},"method":"ping"}}"#);
             let Message::Request(req) = decode(line.as_bytes()).unwrap() else {
