@@ -135,6 +135,8 @@ pub struct DecodeError {
     pub error: RpcError,
 }
 
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\r', '\n'];
+
 /// The loose shape of any JSON-RPC message; validated into [`Message`].
 #[derive(Deserialize)]
 struct RawMessage {
@@ -153,9 +155,26 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
+    // The fields parse below skips unknown fields without checking their UTF-8, so the
+    // whole line is checked first: JSON text is UTF-8, anything else is a parse error.
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(DecodeError {
+                id: None,
+                error: RpcError::new(PARSE_ERROR, format!("parse error: not UTF-8: {e}")),
+            });
+        }
+    };
     // One pass straight into the message's fields; the slower generic parse only runs to
-    // explain a line that does not fit.
-    let raw: RawMessage = match serde_json::from_slice(line) {
+    // explain a line that does not fit. A derived struct also reads an array of its fields
+    // in order (["2.0",1,"ping",null,null,null] would be a request), so only an object is.
+    let parsed = if text.trim_start_matches(JSON_WHITESPACE).starts_with('{') {
+        serde_json::from_str(text)
+    } else {
+        Err(serde::de::Error::custom("not an object"))
+    };
+    let raw: RawMessage = match parsed {
         Ok(raw) => raw,
         Err(e) => return Err(explain_undecodable(line, e)),
     };
@@ -299,6 +318,10 @@ mod tests {
         assert_eq!(err_code("[1,2]"), (None, INVALID_REQUEST));
         assert_eq!(err_code("42"), (None, INVALID_REQUEST));
         assert_eq!(
+            err_code(r#" ["2.0",1,"ping",null,null,null]"#),
+            (None, INVALID_REQUEST)
+        );
+        assert_eq!(
             err_code(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#),
             (Some(RequestId::Number(1)), INVALID_REQUEST)
         );
@@ -322,6 +345,14 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_is_a_parse_error_even_in_a_field_nobody_reads() {
+        let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"x\":\"\xcf\"}";
+        let e = decode(line).unwrap_err();
+        assert_eq!((e.id, e.error.code), (None, PARSE_ERROR));
+        assert!(e.error.message.contains("UTF-8"), "{}", e.error.message);
+    }
+
+    #[test]
     fn ids_echo_back_exactly() {
         for raw in [
             "1",
@@ -330,6 +361,8 @@ mod tests {
             "\"with \\\"quote\"",
             "1.5",
             "12345678901234",
+            // Beyond u64 the id is a float: the echo must read back as the same number.
+            "221111111111111111111111111111111111111111111111111111111111111111111111111",
         ] {
             let line = format!(r#"{{"jsonrpc":"2.0","id":{raw},"method":"ping"}}"#);
             let Message::Request(req) = decode(line.as_bytes()).unwrap() else {

@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod envelope;
 pub mod framing;
+pub mod fuzz;
 pub mod jsonrpc;
 pub mod lifecycle;
 pub mod schema;
