@@ -378,18 +378,29 @@ fn sustained_5xx_are_retried_until_the_breaker_opens_then_fail_fast_with_circuit
     backend_tools_work_again(&mut a, &backend);
 }
 
-#[test]
-fn a_garbage_body_is_a_backend_error_and_is_not_retried() {
+/// One `list_entities` call on connection A against a backend with `fault` on
+/// `/entities`, slowed so it is in flight while another connection is served; returns the
+/// backend, the daemon, A and the call's result.
+fn one_slow_faulty_call(fault: Value) -> (Backend, Daemon, Client, Value) {
     let backend = Backend::start();
     let d = matrix_daemon(&backend.url, &[]);
-    // Slow garbage, so the call is in flight while the other connection is served.
-    backend.faults(json!({"garbage": true, "latency_ms": 400, "paths": ["/entities"]}));
+    let mut faults = json!({"latency_ms": 400, "paths": ["/entities"]});
+    faults
+        .as_object_mut()
+        .unwrap()
+        .extend(fault.as_object().unwrap().clone());
+    backend.faults(faults);
     let mut a = d.client();
     send_tool(&mut a, 1, "ide_agents_list_entities", json!({}));
     backend.wait_for("the call at the backend", |s| s["in_flight"] == 1);
     served_while_in_flight(&d, &a);
-
     let r = results(&mut a, 1).remove(0);
+    (backend, d, a, r)
+}
+
+#[test]
+fn a_garbage_body_is_a_backend_error_and_is_not_retried() {
+    let (backend, _d, mut a, r) = one_slow_faulty_call(json!({"garbage": true}));
     assert_eq!(error_code(&r), "backend_error");
     assert!(text(&r).contains("not JSON"), "{r}");
     assert_eq!(r["structuredContent"]["error"]["backend_status"], 200);
@@ -405,15 +416,7 @@ fn a_garbage_body_is_a_backend_error_and_is_not_retried() {
 
 #[test]
 fn a_body_cut_off_after_the_headers_is_a_backend_error_and_the_pool_recovers() {
-    let backend = Backend::start();
-    let d = matrix_daemon(&backend.url, &[]);
-    backend.faults(json!({"close_after_headers": true, "latency_ms": 400, "paths": ["/entities"]}));
-    let mut a = d.client();
-    send_tool(&mut a, 1, "ide_agents_list_entities", json!({}));
-    backend.wait_for("the call at the backend", |s| s["in_flight"] == 1);
-    served_while_in_flight(&d, &a);
-
-    let r = results(&mut a, 1).remove(0);
+    let (backend, _d, mut a, r) = one_slow_faulty_call(json!({"close_after_headers": true}));
     // A body shorter than its Content-Length is a broken answer, never parsed as one.
     assert_eq!(error_code(&r), "backend_error");
     assert!(text(&r).contains("/entities/mappings"), "{r}");
