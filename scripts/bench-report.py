@@ -275,8 +275,8 @@ if "soak" in sections and soak:
     emit(f"RSS growth after warm-up: {(after['rss_kib'] - warm['rss_kib']) / 1024:+.1f} MiB; "
          f"descriptors: {after['fds'] - warm['fds']:+d} (Unix sockets "
          f"{after['unix_fds'] - warm['unix_fds']:+d}, backend TCP "
-         f"{after['tcp_fds'] - warm['tcp_fds']:+d}: idle pooled connections, kept up to "
-         "IDE_AGENTS_POOL_MAX_IDLE per worker and closed after 30 s idle). The Unix sockets "
+         f"{after['tcp_fds'] - warm['tcp_fds']:+d}: kept-alive backend connections, at most "
+         "IDE_AGENTS_POOL_MAX_CONNECTIONS per worker, closed once idle for 30 s). The Unix sockets "
          "are the listener, the status client's connection and the runtimes' own signal pipes.")
 
 # The bars the issues set, checked against this run's numbers.
