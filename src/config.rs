@@ -32,7 +32,7 @@ settings! {
     "IDE_AGENTS_BACKEND_URL", "backend-url", "agents backend base URL [default: http://127.0.0.1:8001]";
     "IDE_AGENTS_ULTRA_ENABLED", "ultra-enabled", "serve the ULTRA and ML tool groups [default: false]";
     "IDE_AGENTS_ULTRA_URL", "ultra-url", "base URL for the ULTRA tools [default: the backend URL]";
-    "IDE_AGENTS_POOL_MAX_IDLE", "pool-max-idle", "idle backend connections kept per worker; 0 opens a connection per call [default: 20]";
+    "IDE_AGENTS_POOL_MAX_IDLE", "pool-max-idle", "0 opens a backend connection per call; otherwise idle connections are kept 30 s, bounded (by awc) only by --pool-max-connections [default: 20]";
     "IDE_AGENTS_POOL_MAX_CONNECTIONS", "pool-max-connections", "backend connections per worker [default: 50]";
     "IDE_AGENTS_REQUEST_TIMEOUT", "request-timeout", "backend request timeout, seconds [default: 30]";
     "IDE_AGENTS_RETRY_ATTEMPTS", "retry-attempts", "attempts for idempotent backend calls [default: 3]";
