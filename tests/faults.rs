@@ -25,7 +25,7 @@ const BUILD_LOG: &str = "fault matrix build log\n";
 fn matrix_daemon(url: &str, extra: &[(&str, &str)]) -> Daemon {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("build.log"), BUILD_LOG).unwrap();
-    let mut builder = daemon()
+    daemon()
         .dir(dir)
         .env("IDE_AGENTS_BACKEND_URL", url)
         .env("IDE_AGENTS_WORKERS", "1")
@@ -35,11 +35,9 @@ fn matrix_daemon(url: &str, extra: &[(&str, &str)]) -> Daemon {
         // Only the start-up probe: later ones would add requests and breaker noise.
         .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
         .env("IDE_AGENTS_AUTO_APPROVE", "echo ")
-        .env("IDE_AGENTS_BUILD_LOG", "build.log");
-    for (k, v) in extra {
-        builder = builder.env(k, *v);
-    }
-    builder.start()
+        .env("IDE_AGENTS_BUILD_LOG", "build.log")
+        .envs(extra)
+        .start()
 }
 
 fn error_code(result: &Value) -> &str {

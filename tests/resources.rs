@@ -25,16 +25,14 @@ fn daemon_with_content(extra: &[(&str, &str)]) -> Daemon {
     std::fs::write(root.join("ws/src/lib.rs"), "").unwrap();
     std::fs::write(root.join("ws/ignored/big.bin"), "").unwrap();
     std::fs::write(root.join("build.log"), "0123456789abcdefghij").unwrap();
-    let mut b = daemon()
+    daemon()
         .dir(dir)
         .env("IDE_AGENTS_KB_DIR", "kb")
         .env("IDE_AGENTS_WORKSPACE", "ws")
         .env("IDE_AGENTS_BUILD_LOG", "build.log")
-        .env("IDE_AGENTS_BUILD_LOG_TAIL_BYTES", "10");
-    for (k, v) in extra {
-        b = b.env(k, *v);
-    }
-    b.start()
+        .env("IDE_AGENTS_BUILD_LOG_TAIL_BYTES", "10")
+        .envs(extra)
+        .start()
 }
 
 fn kb(d: &Daemon) -> std::path::PathBuf {
