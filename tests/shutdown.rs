@@ -173,6 +173,21 @@ fn the_grace_period_bounds_the_drain() {
     assert!(!d.socket.exists());
 }
 
+/// Sends `n` `ide_agents_fetch_doc` calls on `c` and waits until all of them are at the
+/// (slowed) backend.
+fn slow_calls_in_flight(c: &mut Client, backend: &common::Backend, n: u64) {
+    for id in 1..=n {
+        c.send(&modern(
+            json!(id),
+            "tools/call",
+            json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "getting-started"}}),
+        ));
+    }
+    backend.wait_for(&format!("{n} calls in flight at the backend"), |s| {
+        s["in_flight"].as_u64() == Some(n)
+    });
+}
+
 #[test]
 fn sighup_reloads_while_slow_backend_calls_are_in_flight_and_all_of_them_succeed() {
     let backend = common::Backend::start();
@@ -181,16 +196,7 @@ fn sighup_reloads_while_slow_backend_calls_are_in_flight_and_all_of_them_succeed
         .env("IDE_AGENTS_CACHE_ENABLED", "false")
         .start();
     let mut c = d.client();
-    for id in 1..=10 {
-        c.send(&modern(
-            json!(id),
-            "tools/call",
-            json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "getting-started"}}),
-        ));
-    }
-    backend.wait_for("10 calls in flight at the backend", |s| {
-        s["in_flight"].as_u64() == Some(10)
-    });
+    slow_calls_in_flight(&mut c, &backend, 10);
     d.signal(libc::SIGHUP);
     // Right after the signal, racing the reload: a new connection is served.
     let r = d.client().call_tool("ide_agents_list_entities", json!({}));
@@ -318,16 +324,7 @@ fn sigterm_with_20_slow_backend_calls_in_flight_answers_all_and_writes_every_spa
         .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
         .start();
     let mut c = d.client();
-    for id in 1..=20 {
-        c.send(&modern(
-            json!(id),
-            "tools/call",
-            json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "getting-started"}}),
-        ));
-    }
-    backend.wait_for("20 calls in flight at the backend", |s| {
-        s["in_flight"].as_u64() == Some(20)
-    });
+    slow_calls_in_flight(&mut c, &backend, 20);
     d.signal(libc::SIGTERM);
     let replies = read_to_end(&mut c);
     assert_eq!(replies.len(), 20, "{replies:?}");

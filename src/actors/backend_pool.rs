@@ -446,17 +446,18 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
             .collect(),
     );
     match response.body().limit(MAX_BODY_BYTES).await {
-        // awc ends a body at the connection's close without an error, even one cut short of
-        // its declared length: that is a broken answer, not a short one.
-        Ok(body) if declared_length.is_some_and(|n| body.len() < n) => Attempt::Failed(format!(
-            "the answer broke off after {} of its {} bytes",
-            body.len(),
-            declared_length.unwrap_or_default()
-        )),
-        Ok(body) => Attempt::Answered {
-            status,
-            body,
-            headers,
+        Ok(body) => match declared_length {
+            // awc ends a body at the connection's close without an error, even one cut short
+            // of its declared length: that is a broken answer, not a short one.
+            Some(declared) if body.len() < declared => Attempt::Failed(format!(
+                "the answer broke off after {} of its {declared} bytes",
+                body.len()
+            )),
+            _ => Attempt::Answered {
+                status,
+                body,
+                headers,
+            },
         },
         Err(e) => Attempt::Failed(format!("the answer broke off ({e})")),
     }
