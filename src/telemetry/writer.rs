@@ -8,7 +8,6 @@ use super::log_file::LogFile;
 use super::span::Span;
 use super::stats::TelemetryStats;
 use crossbeam_channel::Receiver;
-use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -52,12 +51,10 @@ struct Sink {
 
 impl Sink {
     /// Serializes `items` as lines and appends them in one write; returns whether it worked.
-    fn write<T: Serialize>(&mut self, items: &[T], buf: &mut Vec<u8>) -> bool {
+    fn write<T: JsonLine>(&mut self, items: &[T], buf: &mut Vec<u8>) -> bool {
         buf.clear();
         for item in items {
-            if serde_json::to_writer(&mut *buf, item).is_err() {
-                return false;
-            }
+            item.write_line(buf);
             buf.push(b'\n');
         }
         match self.log.append(buf) {
@@ -80,6 +77,24 @@ impl Sink {
                 false
             }
         }
+    }
+}
+
+/// What the writer appends: one JSON line per item.
+trait JsonLine {
+    fn write_line(&self, out: &mut Vec<u8>);
+}
+
+impl JsonLine for Span {
+    fn write_line(&self, out: &mut Vec<u8>) {
+        self.write_json(out);
+    }
+}
+
+impl JsonLine for AuditRecord {
+    fn write_line(&self, out: &mut Vec<u8>) {
+        // An audit record is plain data: serializing it into memory cannot fail.
+        let _ = serde_json::to_writer(&mut *out, self);
     }
 }
 
