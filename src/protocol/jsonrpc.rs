@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 pub const PARSE_ERROR: i64 = -32700;
@@ -137,21 +138,53 @@ pub struct DecodeError {
 
 const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\r', '\n'];
 
-/// The loose shape of any JSON-RPC message; validated into [`Message`].
+/// The loose shape of any JSON-RPC message; validated into [`Message`]. The scalar fields
+/// stay borrowed JSON text, checked without building a `Value` for each.
 #[derive(Deserialize)]
-struct RawMessage {
-    jsonrpc: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Value>,
-    method: Option<Value>,
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
     params: Option<Value>,
-    result: Option<Value>,
-    error: Option<Value>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
 }
 
-/// Distinguishes `"id": null` (present, Some(Null)) from an absent id (None).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+/// Distinguishes a field given as `null` (present) from an absent one (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// The id in its JSON text; `None` when it is neither a string nor a number.
+fn request_id(raw: &RawValue) -> Option<RequestId> {
+    let text = raw.get();
+    let bytes = text.as_bytes();
+    // Plain integers short enough to fit are most ids; the rest take the general parse.
+    if !bytes.is_empty() && bytes.len() <= 18 && bytes.iter().all(u8::is_ascii_digit) {
+        return text.parse().ok().map(RequestId::Number);
+    }
+    match bytes.first() {
+        Some(b'"' | b'-' | b'0'..=b'9') => RequestId::from_value(&serde_json::from_str(text).ok()?),
+        _ => None,
+    }
+}
+
+/// A JSON string field's text, unescaped; `None` when the field is not a string.
+fn string_field(raw: &RawValue) -> Option<String> {
+    if raw.get().starts_with('"') {
+        serde_json::from_str(raw.get()).ok()
+    } else {
+        None
+    }
+}
+
+fn is_version_2(raw: &RawValue) -> bool {
+    raw.get() == "\"2.0\"" || string_field(raw).is_some_and(|v| v == "2.0")
 }
 
 pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
@@ -178,14 +211,14 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
         Ok(raw) => raw,
         Err(e) => return Err(explain_undecodable(line, e)),
     };
-    let id = match &raw.id {
+    let id = match raw.id {
         None => None,
-        Some(v) => match RequestId::from_value(v) {
+        Some(v) => match request_id(v) {
             Some(id) => Some(id),
             None => return Err(invalid(None, "id must be a string or a number")),
         },
     };
-    if raw.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+    if !raw.jsonrpc.is_some_and(is_version_2) {
         return Err(invalid(id, "jsonrpc must be \"2.0\""));
     }
     if let Some(params) = &raw.params
@@ -193,21 +226,27 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
     {
         return Err(invalid(id, "params must be an object"));
     }
-    match (raw.method, id) {
-        (Some(Value::String(method)), Some(id)) => Ok(Message::Request(Request {
+    match (raw.method.map(string_field), id) {
+        (Some(Some(method)), Some(id)) => Ok(Message::Request(Request {
             id,
             method,
             params: raw.params,
         })),
-        (Some(Value::String(method)), None) => Ok(Message::Notification(Notification {
+        (Some(Some(method)), None) => Ok(Message::Notification(Notification {
             method,
             params: raw.params,
         })),
-        (Some(_), id) => Err(invalid(id, "method must be a string")),
-        (None, Some(id)) if raw.result.is_some() || raw.error.is_some() => Ok(Message::Response {
-            id,
-            payload: raw.result.or(raw.error).unwrap_or(Value::Null),
-        }),
+        (Some(None), id) => Err(invalid(id, "method must be a string")),
+        (None, Some(id)) if raw.result.is_some() || raw.error.is_some() => {
+            let payload = raw
+                .result
+                .or(raw.error)
+                .map(|v| serde_json::from_str(v.get()));
+            Ok(Message::Response {
+                id,
+                payload: payload.and_then(Result::ok).unwrap_or(Value::Null),
+            })
+        }
         (None, id) => Err(invalid(
             id,
             "not a request, notification or response: no method",
