@@ -22,35 +22,87 @@ pub const RESUME_AT: usize = 256 * 1024;
 /// An emptied buffer larger than this is given back rather than kept for the next burst.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
-#[derive(Default)]
-struct State {
+struct State<W> {
+    io: W,
     buffer: BytesMut,
     closing: bool,
     done: bool,
     /// Reading is held: the backlog passed [`PAUSE_AT`] and has not yet fallen under
     /// [`RESUME_AT`].
     holding: bool,
+    /// The last write found the socket full; the flush future waits for it to drain.
+    blocked: bool,
+    /// The flush future's waker, kept whenever it is pending.
     waker: Option<Waker>,
 }
 
+impl<W: AsyncWrite + Unpin> State<W> {
+    /// One write of the queue's head; what was written leaves the queue.
+    fn poll_write_some(&mut self, cx: &mut Context<'_>, gate: &Gate) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.io).poll_write(cx, &self.buffer) {
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => {
+                self.blocked = false;
+                self.buffer.advance(n);
+                if self.holding && self.buffer.len() < RESUME_AT {
+                    self.holding = false;
+                    gate.release(Hold::Unread);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                self.blocked = true;
+                Poll::Pending
+            }
+        }
+    }
+}
+
 /// The session's handle: append answers, ask for a close.
-pub struct Outbox {
-    state: Rc<RefCell<State>>,
+pub struct Outbox<W> {
+    state: Rc<RefCell<State<W>>>,
     gate: Gate,
 }
 
-impl Outbox {
-    /// A queue that holds `gate` while too much is unread.
-    pub fn new(gate: Gate) -> Outbox {
+impl<W: AsyncWrite + Unpin> Outbox<W> {
+    /// A queue writing to `io` that holds `gate` while too much is unread.
+    pub fn new(io: W, gate: Gate) -> Outbox<W> {
+        let state = State {
+            io,
+            buffer: BytesMut::new(),
+            closing: false,
+            done: false,
+            holding: false,
+            blocked: false,
+            waker: None,
+        };
         Outbox {
-            state: Rc::default(),
+            state: Rc::new(RefCell::new(state)),
             gate,
         }
     }
 
-    pub fn write(&self, bytes: &[u8]) {
+    /// Appends one message (its parts in order). With `now`, what the socket takes at once
+    /// is written here, so the answer leaves in the handler that made it rather than on the
+    /// session's next poll; otherwise the flush future writes it, coalesced with the answers
+    /// finished in the same poll.
+    pub fn write(&self, parts: &[&[u8]], now: bool) {
         let mut state = self.state.borrow_mut();
-        state.buffer.extend_from_slice(bytes);
+        for part in parts {
+            state.buffer.extend_from_slice(part);
+        }
+        if now && !state.closing && !state.done && !state.blocked {
+            // A write that does not go through (full socket, error) stays queued: the flush
+            // future, woken below, retries it with its own waker or reports the error.
+            // Never tried while the flush future waits on a full socket: this poll would
+            // put a waker that does nothing in the place of its own.
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            let _ = state.poll_write_some(&mut cx, &self.gate);
+            if state.buffer.is_empty() {
+                return;
+            }
+        }
         if state.buffer.len() > PAUSE_AT && !state.holding {
             state.holding = true;
             self.gate.hold(Hold::Unread);
@@ -75,14 +127,13 @@ impl Outbox {
         state.closing || state.done
     }
 
-    /// The future that writes this queue to `io`. It ends with `Ok` once a close was asked
-    /// for and everything was written, and with an error when writing fails or the client,
-    /// while reading is held for it, reads nothing for `stall`.
-    pub fn flush_into<W: AsyncWrite + Unpin>(&self, io: W, stall: Duration) -> Flush<W> {
+    /// The future that writes this queue. It ends with `Ok` once a close was asked for and
+    /// everything was written, and with an error when writing fails or the client, while
+    /// reading is held for it, reads nothing for `stall`.
+    pub fn flusher(&self, stall: Duration) -> Flush<W> {
         Flush {
             state: self.state.clone(),
             gate: self.gate.clone(),
-            io,
             stall,
             stall_timer: None,
         }
@@ -90,9 +141,8 @@ impl Outbox {
 }
 
 pub struct Flush<W> {
-    state: Rc<RefCell<State>>,
+    state: Rc<RefCell<State<W>>>,
     gate: Gate,
-    io: W,
     stall: Duration,
     /// Runs while reading is held for the client and it reads nothing.
     stall_timer: Option<Pin<Box<Sleep>>>,
@@ -121,24 +171,16 @@ impl<W: AsyncWrite + Unpin> Flush<W> {
                     state.buffer = BytesMut::new();
                 }
                 if state.closing {
-                    drop(state);
-                    return Pin::new(&mut self.io).poll_shutdown(cx);
+                    return Pin::new(&mut state.io).poll_shutdown(cx);
                 }
                 state.waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
-            match Pin::new(&mut self.io).poll_write(cx, &state.buffer) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => {
-                    state.buffer.advance(n);
-                    self.stall_timer = None;
-                    if state.holding && state.buffer.len() < RESUME_AT {
-                        state.holding = false;
-                        self.gate.release(Hold::Unread);
-                    }
-                }
+            match state.poll_write_some(cx, &self.gate) {
+                Poll::Ready(Ok(())) => self.stall_timer = None,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
+                    state.waker = Some(cx.waker().clone());
                     if !state.holding {
                         return Poll::Pending;
                     }
@@ -177,10 +219,10 @@ mod tests {
     #[tokio::test]
     async fn writes_everything_queued_then_shuts_down_on_close() {
         let (client, mut server) = tokio::io::duplex(64);
-        let outbox = Outbox::new(Gate::default());
-        let mut flush = outbox.flush_into(client, Duration::from_secs(60));
-        outbox.write(b"first\n");
-        outbox.write(b"second\n");
+        let outbox = Outbox::new(client, Gate::default());
+        let mut flush = outbox.flusher(Duration::from_secs(60));
+        outbox.write(&[b"first\n"], false);
+        outbox.write(&[b"sec", b"ond\n"], false);
         assert!(poll(&mut flush).is_pending());
         outbox.close();
         assert!(outbox.closed());
@@ -194,11 +236,11 @@ mod tests {
     async fn an_unread_backlog_holds_reading_until_drained_and_a_stall_ends_the_flush() {
         let (client, mut server) = tokio::io::duplex(4096);
         let gate = Gate::default();
-        let outbox = Outbox::new(gate.clone());
-        let mut flush = outbox.flush_into(client, Duration::from_secs(5));
+        let outbox = Outbox::new(client, gate.clone());
+        let mut flush = outbox.flusher(Duration::from_secs(5));
         let held = || gate.is_held();
 
-        outbox.write(&vec![b'x'; PAUSE_AT + 1]);
+        outbox.write(&[&vec![b'x'; PAUSE_AT + 1]], false);
         assert!(held(), "past the pause mark reading stops");
         assert!(poll(&mut flush).is_pending());
 
@@ -221,14 +263,93 @@ mod tests {
     async fn reading_resumes_once_the_backlog_is_under_the_resume_mark() {
         let (client, mut server) = tokio::io::duplex(PAUSE_AT * 2);
         let gate = Gate::default();
-        let outbox = Outbox::new(gate.clone());
-        let mut flush = outbox.flush_into(client, Duration::from_secs(60));
-        outbox.write(&vec![b'x'; PAUSE_AT + 1]);
+        let outbox = Outbox::new(client, gate.clone());
+        let mut flush = outbox.flusher(Duration::from_secs(60));
+        outbox.write(&[&vec![b'x'; PAUSE_AT + 1]], false);
         assert!(gate.is_held());
         // The pipe takes it all: nothing is left unread by the daemon's side.
         assert!(poll(&mut flush).is_pending());
         assert!(!gate.is_held());
         let mut sink = vec![0; PAUSE_AT + 1];
         server.read_exact(&mut sink).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn written_now_reaches_the_socket_without_the_flush_future() {
+        let (client, mut server) = tokio::io::duplex(64);
+        let outbox = Outbox::new(client, Gate::default());
+        let _flush = outbox.flusher(Duration::from_secs(60));
+        outbox.write(&[b"{\"id\":1}", b"\n"], true);
+        let mut got = [0; 9];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"{\"id\":1}\n");
+    }
+
+    #[tokio::test]
+    async fn written_now_into_a_full_socket_stays_queued_for_the_flush_future() {
+        let (client, mut server) = tokio::io::duplex(4);
+        let outbox = Outbox::new(client, Gate::default());
+        let mut flush = outbox.flusher(Duration::from_secs(60));
+        outbox.write(&[b"0123456789\n"], true);
+        assert!(
+            !outbox.state.borrow().buffer.is_empty(),
+            "the pipe took only 4 bytes"
+        );
+        let mut got = vec![0; 11];
+        let read = tokio::spawn(async move {
+            server.read_exact(&mut got).await.unwrap();
+            got
+        });
+        std::future::poll_fn(|cx| match Pin::new(&mut flush).poll(cx) {
+            Poll::Pending if outbox.state.borrow().buffer.is_empty() => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => panic!("flush ended: {r:?}"),
+        })
+        .await;
+        assert_eq!(read.await.unwrap(), b"0123456789\n");
+    }
+
+    #[tokio::test]
+    async fn written_now_leaves_alone_a_flush_that_waits_on_a_full_socket() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Count(AtomicUsize);
+        impl futures_util::task::ArcWake for Count {
+            fn wake_by_ref(me: &Arc<Self>) {
+                me.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let (client, mut server) = tokio::io::duplex(4);
+        let outbox = Outbox::new(client, Gate::default());
+        let mut flush = outbox.flusher(Duration::from_secs(60));
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = futures_util::task::waker(count.clone());
+        outbox.write(&[b"0123456789"], false);
+        let mut cx = Context::from_waker(&waker);
+        assert!(
+            Pin::new(&mut flush).poll(&mut cx).is_pending(),
+            "4 bytes fit"
+        );
+        // Another answer while the flush waits for the client to read: queued only.
+        outbox.write(&[b"abc\n"], true);
+        let before = count.0.load(Ordering::SeqCst);
+        let mut got = [0; 4];
+        server.read_exact(&mut got).await.unwrap();
+        assert!(
+            count.0.load(Ordering::SeqCst) > before,
+            "the socket draining must wake the flush future, still registered with it"
+        );
+        let read = tokio::spawn(async move {
+            let mut rest = [0; 10];
+            server.read_exact(&mut rest).await.unwrap();
+            rest
+        });
+        std::future::poll_fn(|cx| match Pin::new(&mut flush).poll(cx) {
+            Poll::Pending if outbox.state.borrow().buffer.is_empty() => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => panic!("flush ended: {r:?}"),
+        })
+        .await;
+        assert_eq!(&read.await.unwrap(), b"456789abc\n");
     }
 }

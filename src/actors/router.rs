@@ -172,20 +172,22 @@ impl Router {
                 if let Some(t) = &telemetry {
                     t.tool_done(record, Some(&outcome));
                 }
-                return ready(Ok(tool_reply(outcome, era)));
+                return ready(Ok(tool_reply(&outcome, era)));
             }
         };
         // The group's actor answers the session directly; this worker spawns no task to wait.
         Respond::Forward(Box::new(move |tx| {
             let reply: ToolReply = Box::new(move |outcome| {
+                // The session is woken first, so it writes the answer before the telemetry
+                // buffer takes the span; the span is still counted before the answer is out.
+                if let Some(tx) = tx {
+                    let _ = tx.send(outcome.as_ref().map(|o| Ok(tool_reply(o, era))));
+                }
                 if let Some(t) = telemetry {
                     notes.copy_into(&mut record.extra);
                     let elapsed = record.started.elapsed();
                     t.tool_done(record, outcome.as_ref());
                     t.method_done("tools/call", elapsed, outcome.is_some());
-                }
-                if let Some(tx) = tx {
-                    let _ = tx.send(outcome.map(|o| Ok(tool_reply(o, era))));
                 }
             });
             group.do_send(RunTool {
@@ -364,13 +366,13 @@ fn ready(result: RpcResult) -> Respond<Option<RpcResult>> {
     Respond::Now(Some(result))
 }
 
-fn tool_reply(outcome: Result<Value, ToolError>, era: Era) -> Reply {
+fn tool_reply(outcome: &Result<Value, ToolError>, era: Era) -> Reply {
     let suffix = if era.is_modern() {
         lifecycle::modern_result_suffix()
     } else {
         b""
     };
-    Reply::Raw(Bytes::from(encode_call_result(&outcome, suffix)))
+    Reply::Raw(Bytes::from(encode_call_result(outcome, suffix)))
 }
 
 impl Actor for Router {

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{Interest, Ready};
 use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 
@@ -42,7 +43,7 @@ pub struct Session {
     id: u64,
     shared: Arc<Shared>,
     router: Addr<Router>,
-    outbox: Outbox,
+    outbox: Outbox<OwnedWriteHalf>,
     fd: RawFd,
     gate: Gate,
     /// The legacy version `initialize` negotiated, if it ran.
@@ -67,8 +68,8 @@ impl Session {
             let gate = Gate::default();
             let lines = FramedRead::new(read, LineCodec::new(shared.config.max_message_bytes));
             let read_loop = ctx.add_stream(gate.wrap(lines));
-            let outbox = Outbox::new(gate.clone());
-            let flush = outbox.flush_into(write, shared.config.write_stall);
+            let outbox = Outbox::new(write, gate.clone());
+            let flush = outbox.flusher(shared.config.write_stall);
             ctx.spawn(
                 actix::fut::wrap_future::<_, Session>(flush).map(|result, act, ctx| {
                     match result {
@@ -103,8 +104,7 @@ impl Session {
     }
 
     fn write(&mut self, message: &[u8]) {
-        self.outbox.write(message);
-        self.outbox.write(b"\n");
+        self.outbox.write(&[message, b"\n"], false);
     }
 
     fn send_error(&mut self, id: Option<&RequestId>, error: &RpcError) {
@@ -115,9 +115,10 @@ impl Session {
     fn respond(&mut self, id: &RequestId, result: RpcResult, era: Option<Era>) {
         let bytes = match result {
             Ok(Reply::Raw(raw)) => {
-                self.outbox.write(&jsonrpc::result_prefix(id));
-                self.outbox.write(&raw);
-                return self.outbox.write(b"}\n");
+                let prefix = jsonrpc::result_prefix(id);
+                return self
+                    .outbox
+                    .write(&[&prefix, &raw, b"}\n"], self.in_flight.is_empty());
             }
             Ok(Reply::Value(mut value)) => {
                 if era.is_some_and(Era::is_modern) {
@@ -127,7 +128,9 @@ impl Session {
             }
             Err(e) => jsonrpc::encode_error(Some(id), &e),
         };
-        self.write(&bytes);
+        // The last answer owed is written at once; earlier ones coalesce in the flush.
+        self.outbox
+            .write(&[&bytes, b"\n"], self.in_flight.is_empty());
     }
 
     fn on_line(&mut self, line: &[u8], ctx: &mut Context<Self>) {
