@@ -255,3 +255,41 @@ fn two_clients_are_served_at_once() {
     // a's session state is its own: b is still uninitialized for legacy requests.
     assert_eq!(b.call("tools/list", json!({}))["error"]["code"], -32600);
 }
+
+#[test]
+fn an_id_used_again_after_a_cancel_gets_the_answer_of_its_new_request() {
+    let d = daemon().start();
+    let mut c = d.initialized_client();
+    let call = |id: &str, tool: &str| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": tool, "arguments": {}}})
+        .to_string()
+    };
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": "x"}});
+    // One write, so the session reads all four before the router answers any: the first
+    // call's answer is already on its way when its id names the second call.
+    let batch = [
+        call("x", "ide_agents_healthz"),
+        cancel.to_string(),
+        call("x", "ide_agents_server_instructions"),
+        call("after", "ide_agents_healthz"),
+    ]
+    .join("\n");
+    c.stream.write_all(format!("{batch}\n").as_bytes()).unwrap();
+    let mut answers = Vec::new();
+    while let Some(r) = c.read() {
+        let last = r["id"] == "after";
+        answers.push(r);
+        if last {
+            break;
+        }
+    }
+    let for_x: Vec<&Value> = answers.iter().filter(|r| r["id"] == "x").collect();
+    assert_eq!(for_x.len(), 1, "{answers:?}");
+    let content = &for_x[0]["result"]["structuredContent"];
+    assert!(
+        content.get("status").is_none() && content.get("tools").is_some(),
+        "x was answered with the cancelled call's result: {content}"
+    );
+}

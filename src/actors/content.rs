@@ -17,7 +17,6 @@ use crate::resources::{self, ResourceError, SCHEME, Target};
 use crate::shared::Shared;
 use crate::tools::CallNotes;
 use actix::ResponseFuture;
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +106,7 @@ fn with_ttl(mut result: Value, era: Era, ttl_left: Duration) -> Reply {
 
 /// The `resources/read` result, written from the stored, already escaped text: a hit
 /// copies the text once instead of cloning it into a `Value` and escaping it again.
-fn read_result(uri: &str, read: &Cached, era: Era) -> Bytes {
+fn read_result(uri: &str, read: &Cached, era: Era) -> Vec<u8> {
     let v = &read.value;
     let text = v["text_json"].as_str().unwrap_or("\"\"");
     let mut out = Vec::with_capacity(text.len() + uri.len() + 200);
@@ -120,11 +119,13 @@ fn read_result(uri: &str, read: &Cached, era: Era) -> Bytes {
     out.extend_from_slice(b"}]");
     if era.is_modern() {
         let ttl_ms = read.ttl_left.as_millis() as u64;
-        out.extend_from_slice(format!(",\"ttlMs\":{ttl_ms},\"cacheScope\":\"private\"").as_bytes());
+        out.extend_from_slice(b",\"ttlMs\":");
+        out.extend_from_slice(itoa::Buffer::new().format(ttl_ms).as_bytes());
+        out.extend_from_slice(b",\"cacheScope\":\"private\"");
         out.extend_from_slice(lifecycle::modern_result_suffix());
     }
     out.push(b'}');
-    Bytes::from(out)
+    out
 }
 
 async fn resources_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
@@ -161,7 +162,7 @@ async fn resources_read(shared: &Shared, req: &Request, era: Era, notes: &CallNo
     match resources::read(&shared.cache, &shared.config, &target).await {
         Ok(read) => {
             notes.cache(read.hit);
-            Ok(Reply::Raw(read_result(uri, &read, era)))
+            Ok(Reply::Encoded(read_result(uri, &read, era)))
         }
         Err(ResourceError::NotFound(_)) => Err(not_found(uri, era)),
         Err(e @ ResourceError::Unreadable(_)) => Err(RpcError::new(INTERNAL_ERROR, e.message())),

@@ -4,7 +4,7 @@
 use super::drain::Sessions;
 use super::groups::Groups;
 use super::rate_limit::RateLimiter;
-use super::respond::Respond;
+use super::respond::{Respond, Responder};
 use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
 use super::tool_group::{CancelSignal, RunTool, ToolReply};
 use crate::approvals::{self, Resolution};
@@ -21,29 +21,32 @@ use actix::{Actor, AsyncContext, Context, Handler, Recipient, ResponseFuture};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// A result, either built now or serialized ahead of time.
+/// A result: built now, serialized for this request, or serialized ahead of time.
 #[derive(Debug)]
 pub enum Reply {
     Value(Value),
+    Encoded(Vec<u8>),
     Raw(Bytes),
 }
 
 pub type RpcResult = Result<Reply, RpcError>;
 
-/// An application request from a session, with the era it is served under.
+/// An application request from a session, with the era it is served under and where its
+/// answer goes.
 pub struct Dispatch {
     pub request: Request,
     pub era: Era,
     pub connection: u64,
-    /// Fires when the session stops wanting the answer.
-    pub cancel: CancelSignal,
+    /// Fires when the session stops wanting the answer; given for `tools/call`, the only
+    /// requests whose work can be cancelled.
+    pub cancel: Option<CancelSignal>,
+    pub reply: Responder,
 }
 
 impl actix::Message for Dispatch {
-    /// `None` when the request was cancelled.
-    type Result = Option<RpcResult>;
+    type Result = ();
 }
 
 pub struct Router {
@@ -79,12 +82,7 @@ impl Router {
     }
 
     /// Records the latency of a request to `method` once it is answered.
-    fn timed(
-        &self,
-        method: &'static str,
-        started: Instant,
-        respond: Respond<Option<RpcResult>>,
-    ) -> Respond<Option<RpcResult>> {
+    fn timed(&self, method: &'static str, started: Instant, respond: Respond) -> Respond {
         let Some(telemetry) = self.telemetry.clone() else {
             return respond;
         };
@@ -98,8 +96,6 @@ impl Router {
                 telemetry.method_done(method, started.elapsed(), matches!(result, Some(Ok(_))));
                 result
             })),
-            // A forwarded reply records its own latency where it is answered.
-            forward @ Respond::Forward(_) => forward,
         }
     }
 
@@ -122,24 +118,30 @@ impl Router {
         Ok(Reply::Raw(page.result.clone()))
     }
 
-    /// Validates a `tools/call` and sends it to the owning group; tool failures become results.
-    /// Every call with a tool name is recorded (metrics, span, audit) before it is answered.
+    /// Validates a `tools/call` and sends it to the owning group, which answers `reply`
+    /// itself; tool failures become results. Every call with a tool name is recorded
+    /// (metrics, span, audit) before it is answered.
     fn tools_call(
         &mut self,
         req: Request,
         era: Era,
         connection: u64,
-        cancel: CancelSignal,
-    ) -> Respond<Option<RpcResult>> {
+        cancel: Option<CancelSignal>,
+        reply: Responder,
+    ) {
         let Request { id, params, .. } = req;
         let mut params = match params {
             Some(Value::Object(map)) => map,
             _ => Map::new(),
         };
         if !matches!(params.get("name"), Some(Value::String(_))) {
-            return ready(Err(RpcError::invalid_params(
+            if let Some(t) = &self.telemetry {
+                // Refused before any work: no time worth a clock read.
+                t.method_done("tools/call", Duration::ZERO, false);
+            }
+            return reply.send(Some(Err(RpcError::invalid_params(
                 "tools/call needs params.name, a string",
-            )));
+            ))));
         }
         let mut meta = match params.remove("_meta") {
             Some(Value::Object(meta)) => meta,
@@ -170,32 +172,30 @@ impl Router {
             Err(err) => {
                 let outcome = Err(err);
                 if let Some(t) = &telemetry {
+                    let elapsed = record.started.elapsed();
                     t.tool_done(record, Some(&outcome));
+                    t.method_done("tools/call", elapsed, true);
                 }
-                return ready(Ok(tool_reply(&outcome, era)));
+                return reply.send(Some(Ok(tool_reply(&outcome, era))));
             }
         };
-        // The group's actor answers the session directly; this worker spawns no task to wait.
-        Respond::Forward(Box::new(move |tx| {
-            let reply: ToolReply = Box::new(move |outcome| {
-                // The session is woken first, so it writes the answer before the telemetry
-                // buffer takes the span; the span is still counted before the answer is out.
-                if let Some(tx) = tx {
-                    let _ = tx.send(outcome.as_ref().map(|o| Ok(tool_reply(o, era))));
-                }
-                if let Some(t) = telemetry {
-                    notes.copy_into(&mut record.extra);
-                    let elapsed = record.started.elapsed();
-                    t.tool_done(record, outcome.as_ref());
-                    t.method_done("tools/call", elapsed, outcome.is_some());
-                }
-            });
-            group.do_send(RunTool {
-                call,
-                cancel,
-                reply,
-            });
-        }))
+        // The group's actor answers the session directly.
+        let done: ToolReply = Box::new(move |outcome| {
+            // The session is woken first, so it writes the answer before the telemetry
+            // buffer takes the span; the span is still counted before the answer is out.
+            reply.send(outcome.as_ref().map(|o| Ok(tool_reply(o, era))));
+            if let Some(t) = telemetry {
+                notes.copy_into(&mut record.extra);
+                let elapsed = record.started.elapsed();
+                t.tool_done(record, outcome.as_ref());
+                t.method_done("tools/call", elapsed, outcome.is_some());
+            }
+        });
+        group.do_send(RunTool {
+            call,
+            cancel,
+            reply: done,
+        });
     }
 
     /// Looks the tool up, applies the rate limit and validates the arguments: the call and
@@ -259,7 +259,7 @@ impl Router {
         request: Request,
         era: Era,
         connection: u64,
-    ) -> Respond<Option<RpcResult>> {
+    ) -> Respond {
         let notes = Arc::new(CallNotes::default());
         let telemetry = match &self.telemetry {
             Some(t) if super::content::has_span(method) => t.clone(),
@@ -362,7 +362,7 @@ fn approvals_method(
     Ok(Reply::Value(value))
 }
 
-fn ready(result: RpcResult) -> Respond<Option<RpcResult>> {
+fn ready(result: RpcResult) -> Respond {
     Respond::Now(Some(result))
 }
 
@@ -372,7 +372,7 @@ fn tool_reply(outcome: &Result<Value, ToolError>, era: Era) -> Reply {
     } else {
         b""
     };
-    Reply::Raw(Bytes::from(encode_call_result(outcome, suffix)))
+    Reply::Encoded(encode_call_result(outcome, suffix))
 }
 
 impl Actor for Router {
@@ -402,23 +402,24 @@ impl Handler<Reload> for Router {
 }
 
 impl Handler<Dispatch> for Router {
-    type Result = Respond<Option<RpcResult>>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Dispatch, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Dispatch, _ctx: &mut Context<Self>) {
         let Dispatch {
             request,
             era,
             connection,
             cancel,
+            reply,
         } = msg;
+        if request.method == "tools/call" {
+            // Its latency is recorded where the tool's group answers.
+            return self.tools_call(request, era, connection, cancel, reply);
+        }
         let started = Instant::now();
         // Method names are static here so clients cannot grow the metrics map.
         let (method, respond) = match request.method.as_str() {
             "tools/list" => ("tools/list", ready(self.tools_list(&request, era))),
-            "tools/call" => (
-                "tools/call",
-                self.tools_call(request, era, connection, cancel),
-            ),
             "ide-agents/status" => (
                 "ide-agents/status",
                 ready(Ok(Reply::Value(crate::status::report(&self.shared)))),
@@ -426,17 +427,18 @@ impl Handler<Dispatch> for Router {
             m if m.starts_with("ide-agents/approvals/") => {
                 let audit = self.audit();
                 let answer = approvals_method(&self.shared, m, request.params.as_ref(), audit);
-                return ready(answer);
+                return reply.send(Some(answer));
             }
             method @ ("ide-agents/stop" | "ide-agents/reload") => {
-                return Respond::from_future(super::control::serve(&self.shared, method));
+                let answer = super::control::serve(&self.shared, method);
+                return Respond::from_future(answer).answer(reply);
             }
             other => match super::content::served(other) {
                 Some(method) => (method, self.content(method, request, era, connection)),
-                None => return ready(Err(RpcError::method_not_found(other))),
+                None => return reply.send(Some(Err(RpcError::method_not_found(other)))),
             },
         };
-        self.timed(method, started, respond)
+        self.timed(method, started, respond).answer(reply)
     }
 }
 

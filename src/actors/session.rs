@@ -8,10 +8,11 @@
 use super::drain::{SessionClosed, SessionOpened};
 use super::outbox::Outbox;
 use super::read_gate::{Gate, Hold};
+use super::respond::{Answer, Responder};
 use super::router::{Dispatch, Reply, Router, RpcResult};
 use crate::protocol::framing::{FrameError, LineCodec};
 use crate::protocol::jsonrpc::{
-    self, INTERNAL_ERROR, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
+    self, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
 };
 use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
 use crate::protocol::version::{Era, era_of};
@@ -21,6 +22,7 @@ use actix::prelude::*;
 use bytes::BytesMut;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
@@ -43,12 +45,17 @@ pub struct Session {
     id: u64,
     shared: Arc<Shared>,
     router: Addr<Router>,
+    /// This session's address, shared by the answers on their way to it (a clone of an
+    /// `Addr` allocates; of an `Arc`, it does not).
+    me: Arc<Addr<Session>>,
     outbox: Outbox<OwnedWriteHalf>,
     fd: RawFd,
     gate: Gate,
     /// The legacy version `initialize` negotiated, if it ran.
     negotiated: Option<&'static str>,
     in_flight: HashMap<RequestId, InFlight>,
+    /// Numbers this session's requests, so an answer is matched to the request it is for.
+    next_seq: u64,
     reading: bool,
     /// The read loop, cancelled when the daemon drains.
     read_loop: Option<SpawnHandle>,
@@ -90,6 +97,7 @@ impl Session {
             });
             Session {
                 id,
+                me: Arc::new(ctx.address()),
                 outbox,
                 shared,
                 router,
@@ -97,6 +105,7 @@ impl Session {
                 gate,
                 negotiated: None,
                 in_flight: HashMap::new(),
+                next_seq: 0,
                 reading: true,
                 read_loop: Some(read_loop),
             }
@@ -114,12 +123,8 @@ impl Session {
 
     fn respond(&mut self, id: &RequestId, result: RpcResult, era: Option<Era>) {
         let bytes = match result {
-            Ok(Reply::Raw(raw)) => {
-                let prefix = jsonrpc::result_prefix(id);
-                return self
-                    .outbox
-                    .write(&[&prefix, &raw, b"}\n"], self.in_flight.is_empty());
-            }
+            Ok(Reply::Raw(raw)) => return self.write_result(id, &raw),
+            Ok(Reply::Encoded(raw)) => return self.write_result(id, &raw),
             Ok(Reply::Value(mut value)) => {
                 if era.is_some_and(Era::is_modern) {
                     lifecycle::decorate_modern(&mut value);
@@ -131,6 +136,23 @@ impl Session {
         // The last answer owed is written at once; earlier ones coalesce in the flush.
         self.outbox
             .write(&[&bytes, b"\n"], self.in_flight.is_empty());
+    }
+
+    /// A success response around a result already serialized, written without a copy.
+    fn write_result(&mut self, id: &RequestId, result: &[u8]) {
+        let (mut digits, mut scratch) = (itoa::Buffer::new(), Vec::new());
+        let [a, b, c] = jsonrpc::id_text(id, &mut digits, &mut scratch);
+        let parts = [
+            jsonrpc::RESULT_HEAD,
+            a,
+            b,
+            c,
+            jsonrpc::RESULT_MID,
+            result,
+            b"}\n",
+        ];
+        // The last answer owed is written at once; earlier ones coalesce in the flush.
+        self.outbox.write(&parts, self.in_flight.is_empty());
     }
 
     fn on_line(&mut self, line: &[u8], ctx: &mut Context<Self>) {
@@ -209,41 +231,32 @@ impl Session {
             );
             return self.send_error(Some(&id), &e);
         }
-        // Dropping `cancel` (when this future is cancelled or the session stops) tells the
-        // tool to drop its work.
-        let (cancel, cancelled) = oneshot::channel::<()>();
+        // Dropping `cancel` (the request is cancelled, or the session stops) tells the tool
+        // to drop its work; only a tool's work can be cancelled.
+        let (cancel, cancelled) = match request.method.as_str() {
+            "tools/call" => {
+                let (tx, rx) = oneshot::channel::<()>();
+                (Some(tx), Some(rx))
+            }
+            _ => (None, None),
+        };
         let progress = progress_token(&request).map(|token| self.report_progress(token, ctx));
-        let sent = self.router.send(Dispatch {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.router.do_send(Dispatch {
             request,
             era,
             connection: self.id,
             cancel: cancelled,
+            reply: Responder::new(self.me.clone(), id.clone(), seq),
         });
-        let key = id.clone();
-        let work = async move {
-            let _cancel_on_drop = cancel;
-            sent.await
-        }
-        .into_actor(self)
-        .map(move |outcome, act, ctx| {
-            if let Some(progress) = act.in_flight.remove(&key).and_then(|f| f.progress) {
-                ctx.cancel_future(progress);
-            }
-            match outcome {
-                Ok(Some(result)) => act.respond(&key, result, Some(era)),
-                Ok(None) => {}
-                Err(e) => {
-                    let e = RpcError::new(
-                        INTERNAL_ERROR,
-                        format!("the request was dropped by the daemon: {e}"),
-                    );
-                    act.send_error(Some(&key), &e);
-                }
-            }
-            act.after_completion(ctx);
-        });
-        let work = ctx.spawn(work);
-        self.in_flight.insert(id, InFlight { work, progress });
+        let request = InFlight {
+            seq,
+            era,
+            _cancel: cancel,
+            progress,
+        };
+        self.in_flight.insert(id, request);
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             self.gate.hold(Hold::InFlight);
         }
@@ -277,8 +290,9 @@ impl Session {
                 .as_ref()
                 .and_then(|p| p.get("requestId"))
                 .and_then(RequestId::from_value);
+            // Removing the request drops its cancel signal; its answer, if one comes, is
+            // for no request in flight and is dropped.
             if let Some(request) = id.and_then(|id| self.in_flight.remove(&id)) {
-                ctx.cancel_future(request.work);
                 if let Some(progress) = request.progress {
                     ctx.cancel_future(progress);
                 }
@@ -357,10 +371,31 @@ impl Session {
     }
 }
 
-/// A request being answered: its work, and its progress reports if it asked for them.
+/// A request being answered.
 struct InFlight {
-    work: SpawnHandle,
+    seq: u64,
+    era: Era,
+    /// Dropped with the request: the tool's signal to stop.
+    _cancel: Option<oneshot::Sender<()>>,
+    /// Its progress reports, if it asked for them.
     progress: Option<SpawnHandle>,
+}
+
+impl Handler<Answer> for Session {
+    type Result = ();
+
+    fn handle(&mut self, answer: Answer, ctx: &mut Context<Self>) {
+        // A cancelled request, or an earlier one under an id used again, gets no answer.
+        let (id, request) = match self.in_flight.entry(answer.id) {
+            Entry::Occupied(e) if e.get().seq == answer.seq => e.remove_entry(),
+            _ => return,
+        };
+        if let Some(progress) = request.progress {
+            ctx.cancel_future(progress);
+        }
+        self.respond(&id, answer.result, Some(request.era));
+        self.after_completion(ctx);
+    }
 }
 
 /// `params._meta.progressToken` of a request, if it has one.

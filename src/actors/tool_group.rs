@@ -36,7 +36,8 @@ pub type ToolReply = Box<dyn FnOnce(Option<ToolResult>) + Send>;
 /// channel here instead of waiting on this actor in a task of its own.
 pub struct RunTool {
     pub call: ToolCall,
-    pub cancel: CancelSignal,
+    /// `None`: nobody can cancel this call.
+    pub cancel: Option<CancelSignal>,
     pub reply: ToolReply,
 }
 
@@ -55,9 +56,12 @@ impl<G: ToolGroup> Handler<RunTool> for ToolGroupActor<G> {
         } = msg;
         let work = self.group.call(call);
         let mut outcome = Box::pin(async move {
-            match select(work, cancel).await {
-                Either::Left((result, _)) => Some(result),
-                Either::Right(_) => None,
+            match cancel {
+                Some(cancel) => match select(work, cancel).await {
+                    Either::Left((result, _)) => Some(result),
+                    Either::Right(_) => None,
+                },
+                None => Some(work.await),
             }
         });
         // Most local tools are done on the first poll: answer without a task.

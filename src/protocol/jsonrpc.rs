@@ -278,21 +278,38 @@ fn invalid(id: Option<RequestId>, message: &str) -> DecodeError {
 
 /// Serializes a success response.
 pub fn encode_result(id: &RequestId, result: &Value) -> Bytes {
-    let mut out = result_prefix(id);
+    let mut out = Vec::with_capacity(48);
+    out.extend_from_slice(RESULT_HEAD);
+    write_id(&mut out, id);
+    out.extend_from_slice(RESULT_MID);
     // Writing a Value into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut out, result);
     out.push(b'}');
     Bytes::from(out)
 }
 
-/// The bytes of a success response before its result (`{"jsonrpc":"2.0","id":…,"result":`);
-/// a result already serialized is written after it, then `}`, without another copy.
-pub fn result_prefix(id: &RequestId) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48);
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    write_id(&mut out, id);
-    out.extend_from_slice(b",\"result\":");
-    out
+/// A success response is `RESULT_HEAD`, the id, `RESULT_MID`, the result, then `}`.
+pub const RESULT_HEAD: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":";
+pub const RESULT_MID: &[u8] = b",\"result\":";
+
+/// The id's JSON text, in up to three pieces; only a string id that needs escaping is
+/// written out, into `scratch`.
+pub fn id_text<'a>(
+    id: &'a RequestId,
+    digits: &'a mut itoa::Buffer,
+    scratch: &'a mut Vec<u8>,
+) -> [&'a [u8]; 3] {
+    match id {
+        RequestId::Number(i) => [digits.format(*i).as_bytes(), b"", b""],
+        RequestId::Other(s) => [s.as_bytes(), b"", b""],
+        RequestId::Str(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
+            [b"\"", s.as_bytes(), b"\""]
+        }
+        RequestId::Str(s) => {
+            let _ = serde_json::to_writer(&mut *scratch, s);
+            [scratch.as_slice(), b"", b""]
+        }
+    }
 }
 
 /// Serializes an error response; `id` is `null` when the request's id was unreadable.
@@ -317,7 +334,7 @@ pub fn encode_notification(method: &str, params: &Value) -> Bytes {
 
 fn write_id(out: &mut Vec<u8>, id: &RequestId) {
     match id {
-        RequestId::Number(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        RequestId::Number(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
         RequestId::Other(s) => out.extend_from_slice(s.as_bytes()),
         RequestId::Str(s) => {
             let _ = serde_json::to_writer(&mut *out, s);
