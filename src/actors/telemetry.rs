@@ -1,7 +1,8 @@
-//! The per-worker side of telemetry: the `TelemetryBuffer` actor that collects spans and
-//! audit events on the worker's own thread, and [`WorkerTelemetry`], what the router calls
-//! when a request finishes. Recording costs a `do_send` to a same-thread actor and an
-//! uncontended lock on this worker's metrics; disk writes happen on the writer thread.
+//! The per-worker side of telemetry: the `TelemetryBuffer` actor that owns the worker's
+//! spans and audit events and hands them on in batches, and [`WorkerTelemetry`], what the
+//! router calls when a request finishes. A span is appended to the buffer's queue under an
+//! uncontended lock (the buffer hears of it only when it starts a batch), metrics under
+//! another; disk writes happen on the writer thread.
 
 use super::router::Router;
 use crate::clock::epoch_millis;
@@ -13,28 +14,66 @@ use crate::telemetry::{Telemetry, WriterHandle, anomalies::AnomalyTracker};
 use crate::tools::{ErrorCode, ToolResult};
 use actix::prelude::*;
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Collects one worker's spans and audit events and hands them to the writer in batches:
+/// One worker's spans waiting for their batch. Spans are appended where requests finish
+/// (the router, the tool-group actors: all on the worker's thread, so the lock is never
+/// contended); a full batch is handed to the writer by whoever fills it.
+pub struct SpanQueue {
+    spans: Mutex<Vec<Span>>,
+    batch: usize,
+    writer: WriterHandle,
+}
+
+impl SpanQueue {
+    /// Appends `span`; true when it starts a new batch (the buffer's timer then bounds its wait).
+    fn push(&self, span: Span) -> bool {
+        let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
+        spans.push(span);
+        if spans.len() >= self.batch {
+            let full = std::mem::replace(&mut *spans, Vec::with_capacity(self.batch));
+            drop(spans);
+            self.writer.send_spans(full);
+            return false;
+        }
+        spans.len() == 1
+    }
+
+    fn hand_off(&self) {
+        let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
+        if !spans.is_empty() {
+            let waiting = std::mem::replace(&mut *spans, Vec::with_capacity(self.batch));
+            drop(spans);
+            self.writer.send_spans(waiting);
+        }
+    }
+}
+
+/// Owns one worker's spans and audit events and hands them to the writer in batches:
 /// when `batch` are buffered, `flush` after the first one arrived, or on [`FlushTelemetry`].
 pub struct TelemetryBuffer {
     writer: WriterHandle,
     batch: usize,
     flush: Duration,
-    spans: Vec<Span>,
+    spans: Arc<SpanQueue>,
     audit: Vec<AuditRecord>,
     timer: Option<SpawnHandle>,
 }
 
 impl TelemetryBuffer {
     pub fn new(writer: WriterHandle, batch: usize, flush: Duration) -> TelemetryBuffer {
+        let spans = SpanQueue {
+            spans: Mutex::new(Vec::with_capacity(batch)),
+            batch,
+            writer: writer.clone(),
+        };
         TelemetryBuffer {
             writer,
             batch,
             flush,
-            spans: Vec::with_capacity(batch),
+            spans: Arc::new(spans),
             audit: Vec::new(),
             timer: None,
         }
@@ -44,10 +83,7 @@ impl TelemetryBuffer {
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
-        if !self.spans.is_empty() {
-            let spans = std::mem::replace(&mut self.spans, Vec::with_capacity(self.batch));
-            self.writer.send_spans(spans);
-        }
+        self.spans.hand_off();
         if !self.audit.is_empty() {
             self.writer.send_audit(std::mem::take(&mut self.audit));
         }
@@ -55,7 +91,7 @@ impl TelemetryBuffer {
 
     /// After adding an item: a full batch goes now, otherwise the timer bounds the wait.
     fn added(&mut self, ctx: &mut Context<Self>) {
-        if self.spans.len() >= self.batch || self.audit.len() >= self.batch {
+        if self.audit.len() >= self.batch {
             self.hand_off(ctx);
         } else if self.timer.is_none() {
             self.timer = Some(ctx.run_later(self.flush, |act, ctx| {
@@ -75,11 +111,15 @@ impl Actor for TelemetryBuffer {
     }
 }
 
-impl Handler<Span> for TelemetryBuffer {
+/// The worker's span queue started a batch: start the timer that bounds its wait.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct BatchStarted;
+
+impl Handler<BatchStarted> for TelemetryBuffer {
     type Result = ();
 
-    fn handle(&mut self, span: Span, ctx: &mut Context<Self>) {
-        self.spans.push(span);
+    fn handle(&mut self, _msg: BatchStarted, ctx: &mut Context<Self>) {
         self.added(ctx);
     }
 }
@@ -184,6 +224,7 @@ impl CallRecord {
 pub struct WorkerTelemetry {
     pub audit: AuditLog,
     buffer: Addr<TelemetryBuffer>,
+    spans: Arc<SpanQueue>,
     spans_enabled: bool,
     metrics: MetricsCell,
     stats: Arc<TelemetryStats>,
@@ -192,9 +233,11 @@ pub struct WorkerTelemetry {
 impl WorkerTelemetry {
     /// Starts this worker's buffer on the current thread and registers its metrics.
     pub fn start(telemetry: &Telemetry) -> WorkerTelemetry {
-        let buffer =
-            TelemetryBuffer::new(telemetry.handle(), telemetry.batch, telemetry.flush).start();
+        let buffer = TelemetryBuffer::new(telemetry.handle(), telemetry.batch, telemetry.flush);
+        let spans = buffer.spans.clone();
+        let buffer = buffer.start();
         WorkerTelemetry {
+            spans,
             audit: AuditLog {
                 buffer: buffer.clone(),
                 tracker: telemetry.anomalies.clone(),
@@ -253,7 +296,7 @@ impl WorkerTelemetry {
             // Counted here, not when the buffer takes it, so a caller that has its answer
             // already sees the span as buffered.
             self.stats.spans_buffered.fetch_add(1, Relaxed);
-            self.buffer.do_send(Span {
+            let started_batch = self.spans.push(Span {
                 timestamp_ms: record.timestamp_ms,
                 tool_name: record.tool_name,
                 method: record.method,
@@ -262,6 +305,9 @@ impl WorkerTelemetry {
                 error_code,
                 extra: Some(record.extra),
             });
+            if started_batch {
+                self.buffer.do_send(BatchStarted);
+            }
         }
     }
 

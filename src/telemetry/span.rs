@@ -45,7 +45,11 @@ impl Span {
         out.extend_from_slice(b"{\"timestamp_ms\":");
         out.extend_from_slice(itoa::Buffer::new().format(self.timestamp_ms).as_bytes());
         out.extend_from_slice(b",\"tool_name\":");
-        write_str(out, &self.tool_name);
+        match &self.tool_name {
+            // Catalog and method names: identifiers, nothing to escape.
+            Cow::Borrowed(name) => write_plain(out, name),
+            Cow::Owned(name) => write_str(out, name),
+        }
         out.extend_from_slice(b",\"method\":");
         write_opt_str(out, self.method.as_deref());
         out.extend_from_slice(b",\"duration_ms\":");
@@ -80,7 +84,7 @@ impl SpanExtra {
         out.extend_from_slice(b",\"session\":");
         out.extend_from_slice(itoa::Buffer::new().format(self.session).as_bytes());
         out.extend_from_slice(b",\"protocol_version\":");
-        write_str(out, self.protocol_version);
+        write_plain(out, self.protocol_version);
         if let Some(traceparent) = &self.traceparent {
             out.extend_from_slice(b",\"traceparent\":");
             write_str(out, traceparent);
@@ -100,6 +104,14 @@ impl SpanExtra {
 fn write_str(out: &mut Vec<u8>, s: &str) {
     // Writing into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// A string known to need no escaping (a name or version of the daemon's own).
+fn write_plain(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -125,10 +137,6 @@ fn request_id<S: serde::Serializer>(id: &Option<RequestId>, s: S) -> Result<S::O
         Some(id) => id.to_value().serialize(s),
         None => s.serialize_none(),
     }
-}
-
-impl actix::Message for Span {
-    type Result = ();
 }
 
 #[cfg(test)]
