@@ -18,7 +18,8 @@ use crate::tools::ultra::UltraTools;
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
 use serde_json::json;
 use std::cell::OnceCell;
-use std::collections::HashMap;
+// foldhash: these maps are read on every request, and SipHash was a visible share of it.
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;

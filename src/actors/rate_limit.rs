@@ -1,7 +1,8 @@
 //! Token buckets per (client connection, tool), SPEC §9. Owned by the worker's router: a
 //! connection lives on one worker, so its buckets need no sharing and no locks.
 
-use std::collections::HashMap;
+// foldhash: these maps are read on every request, and SipHash was a visible share of it.
+use foldhash::{HashMap, HashMapExt};
 use std::time::Instant;
 
 struct Bucket {

@@ -17,7 +17,7 @@ use crate::telemetry::AuditEvent;
 use crate::telemetry::span::SpanExtra;
 use crate::tools::error::encode_call_result;
 use crate::tools::{CallContext, CallNotes, ErrorCode, ToolCall, ToolError};
-use actix::{Actor, AsyncContext, Context, Handler, Recipient, ResponseFuture};
+use actix::{Actor, AsyncContext, Context, Handler, ResponseFuture};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -167,7 +167,7 @@ impl Router {
             notes: notes.clone(),
         };
         let telemetry = self.telemetry.clone();
-        let (group, call) = match self.start_tool(params, ctx, &mut record) {
+        let call = match self.start_tool(params, ctx, &mut record) {
             Ok(started) => started,
             Err(err) => {
                 let outcome = Err(err);
@@ -191,11 +191,14 @@ impl Router {
                 t.method_done("tools/call", elapsed, outcome.is_some());
             }
         });
-        group.do_send(RunTool {
-            call,
-            cancel,
-            reply: done,
-        });
+        // Looked up again rather than cloned: a `Recipient` clone allocates.
+        if let Some(group) = self.groups.get(&call.tool.group) {
+            group.do_send(RunTool {
+                call,
+                cancel,
+                reply: done,
+            });
+        }
     }
 
     /// Looks the tool up, applies the rate limit and validates the arguments: the call and
@@ -205,7 +208,7 @@ impl Router {
         mut params: Map<String, Value>,
         ctx: CallContext,
         record: &mut CallRecord,
-    ) -> Result<(Recipient<RunTool>, ToolCall), ToolError> {
+    ) -> Result<ToolCall, ToolError> {
         let name = match params.get("name") {
             Some(Value::String(name)) => name.as_str(),
             _ => "",
@@ -242,7 +245,7 @@ impl Router {
         record.method = args.get("method").and_then(Value::as_str).map(String::from);
         schema::validate(&tool.input_schema, &args).map_err(invalid)?;
         match self.groups.get(&tool.group) {
-            Some(group) => Ok((group.clone(), ToolCall { tool, args, ctx })),
+            Some(_) => Ok(ToolCall { tool, args, ctx }),
             None => Err(ToolError::new(
                 ErrorCode::UnknownTool,
                 format!("the {} group is not available", tool.group.as_str()),

@@ -21,7 +21,8 @@ use crate::tools::core::SUMMARY;
 use actix::prelude::*;
 use bytes::BytesMut;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+// foldhash: these maps are read on every request, and SipHash was a visible share of it.
+use foldhash::{HashMap, HashMapExt};
 use std::collections::hash_map::Entry;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;

@@ -96,9 +96,9 @@ type Flight<E> = watch::Sender<Option<Result<Cached, E>>>;
 
 struct Inner {
     limits: Limits,
-    map: DashMap<String, Arc<Entry>>,
+    map: DashMap<String, Arc<Entry>, foldhash::fast::RandomState>,
     /// In-flight loads by key; the concrete type is `Flight<E>` for the loader's error type.
-    flights: DashMap<String, Arc<dyn Any + Send + Sync>>,
+    flights: DashMap<String, Arc<dyn Any + Send + Sync>, foldhash::fast::RandomState>,
     bytes: AtomicUsize,
     /// LRU clock: every hit stamps its entry with the next tick.
     tick: AtomicU64,
@@ -161,8 +161,8 @@ impl Cache {
         Cache {
             inner: Arc::new(Inner {
                 limits,
-                map: DashMap::new(),
-                flights: DashMap::new(),
+                map: DashMap::default(),
+                flights: DashMap::default(),
                 bytes: AtomicUsize::new(0),
                 tick: AtomicU64::new(0),
                 generation: AtomicU64::new(0),

@@ -176,10 +176,14 @@ fn request_id(raw: &RawValue) -> Option<RequestId> {
 
 /// A JSON string field's text, unescaped; `None` when the field is not a string.
 fn string_field(raw: &RawValue) -> Option<String> {
-    if raw.get().starts_with('"') {
-        serde_json::from_str(raw.get()).ok()
-    } else {
-        None
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    // Valid JSON already: a string without escapes is its text between the quotes.
+    match text.get(1..text.len() - 1) {
+        Some(plain) if !plain.contains('\\') => Some(plain.to_string()),
+        _ => serde_json::from_str(text).ok(),
     }
 }
 

@@ -7,7 +7,8 @@
 
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+// foldhash: these maps are read on every request, and SipHash was a visible share of it.
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 

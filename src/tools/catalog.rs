@@ -5,7 +5,8 @@ use super::{GroupId, ToolSpec};
 use crate::protocol::{cursor, lifecycle};
 use bytes::Bytes;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+// foldhash: these maps are read on every request, and SipHash was a visible share of it.
+use foldhash::HashMap;
 use std::sync::LazyLock;
 
 /// Schemas are cached by clients for this long in the stateless era.
