@@ -10,6 +10,7 @@
 //! entries; the cache actor (`actors::cache`) sweeps expired entries in the background.
 
 mod store;
+mod striped;
 
 pub use store::{Cache, CacheStats, Cached, Kind, Limits};
 

@@ -1,5 +1,6 @@
 //! The cache store and its handle: lookups, single-flight loads, TTLs, the LRU bound, stats.
 
+use super::striped::StripedCounter;
 use crate::config::Config;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
@@ -108,7 +109,7 @@ struct Inner {
     evicting: Mutex<()>,
     /// Added to the real clock; tests move time forward with it.
     skew_ms: AtomicU64,
-    hits: AtomicU64,
+    hits: StripedCounter,
     misses: AtomicU64,
     coalesced: AtomicU64,
     evictions: AtomicU64,
@@ -168,7 +169,7 @@ impl Cache {
                 generation: AtomicU64::new(0),
                 evicting: Mutex::new(()),
                 skew_ms: AtomicU64::new(0),
-                hits: AtomicU64::new(0),
+                hits: StripedCounter::default(),
                 misses: AtomicU64::new(0),
                 coalesced: AtomicU64::new(0),
                 evictions: AtomicU64::new(0),
@@ -249,7 +250,7 @@ impl Cache {
             if let Some(hit) = self.lookup(&full, &valid) {
                 // A caller already counted as a miss (its leader was cancelled) stays one.
                 if !counted {
-                    inner.hits.fetch_add(1, Ordering::Relaxed);
+                    inner.hits.add(1);
                 }
                 return Ok(hit);
             }
@@ -371,7 +372,7 @@ impl Cache {
     pub fn stats(&self) -> CacheStats {
         let inner = &*self.inner;
         CacheStats {
-            hits: inner.hits.load(Ordering::Relaxed),
+            hits: inner.hits.get(),
             misses: inner.misses.load(Ordering::Relaxed),
             coalesced: inner.coalesced.load(Ordering::Relaxed),
             evictions: inner.evictions.load(Ordering::Relaxed),
@@ -404,8 +405,12 @@ impl Cache {
         let entry = inner.map.get(key).map(|e| e.value().clone())?;
         let stale = entry.expires <= now;
         if !stale && valid(&entry.value) {
-            let tick = inner.tick.fetch_add(1, Ordering::Relaxed);
-            entry.last_used.store(tick, Ordering::Relaxed);
+            // An entry that already holds the newest stamp stays the most recent without
+            // one: a hot key read by every worker is then only read, never written.
+            if entry.last_used.load(Ordering::Relaxed) + 1 != inner.tick.load(Ordering::Relaxed) {
+                let tick = inner.tick.fetch_add(1, Ordering::Relaxed);
+                entry.last_used.store(tick, Ordering::Relaxed);
+            }
             return Some(Cached {
                 value: entry.value.clone(),
                 ttl_left: entry.expires - now,

@@ -68,6 +68,28 @@ fn a_second_read_is_a_hit_until_the_ttl_runs_out() {
 }
 
 #[test]
+fn reads_of_the_newest_entry_keep_the_order_exact() {
+    let big = "x".repeat(1000);
+    let cache = Cache::new(limits(3 * 1200, 100));
+    let loads = AtomicUsize::new(0);
+    let present = |keys: &[&str]| keys.iter().all(|k| cache.peek(Kind::Backend, k).is_some());
+    block_on(async {
+        for key in ["a", "b", "c", "c", "c", "b", "d"] {
+            load(&cache, Kind::Backend, key, json!(big), &loads).await;
+        }
+        // Use order a, c, b, d: `a` goes for `d`.
+        assert!(cache.peek(Kind::Backend, "a").is_none());
+        assert!(present(&["b", "c", "d"]));
+        for key in ["d", "d", "c", "e"] {
+            load(&cache, Kind::Backend, key, json!(big), &loads).await;
+        }
+        // Use order b, d, c, e: `b` goes for `e`.
+        assert!(cache.peek(Kind::Backend, "b").is_none());
+        assert!(present(&["c", "d", "e"]));
+    });
+}
+
+#[test]
 fn the_least_recently_used_entry_goes_first_at_the_byte_bound() {
     let big = "x".repeat(1000);
     // Room for three values of ~1 KiB (plus key and overhead), not four.
