@@ -306,9 +306,7 @@ pub fn id_text<'a>(
     match id {
         RequestId::Number(i) => [digits.format(*i).as_bytes(), b"", b""],
         RequestId::Other(s) => [s.as_bytes(), b"", b""],
-        RequestId::Str(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
-            [b"\"", s.as_bytes(), b"\""]
-        }
+        RequestId::Str(s) if super::json_text::is_plain(s) => [b"\"", s.as_bytes(), b"\""],
         RequestId::Str(s) => {
             let _ = serde_json::to_writer(&mut *scratch, s);
             [scratch.as_slice(), b"", b""]

@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod envelope;
 pub mod framing;
 pub mod fuzz;
+pub mod json_text;
 pub mod jsonrpc;
 pub mod lifecycle;
 pub mod schema;

@@ -47,16 +47,29 @@ impl Target {
     }
 
     pub fn name(&self) -> String {
-        match self {
-            Target::RepoGraph => REPO_GRAPH.into(),
-            Target::BuildLogs => BUILD_LOGS.into(),
-            Target::KbIndex => KB_INDEX.into(),
-            Target::Kb(n) => format!("kb.snippet/{n}"),
-        }
+        let mut name = String::new();
+        self.push_name(&mut name);
+        name
     }
 
+    /// Built by hand, not with `format!`: every resource read starts here.
     pub fn uri(&self) -> String {
-        format!("{SCHEME}{}", self.name())
+        let mut uri = String::with_capacity(SCHEME.len() + 32);
+        uri.push_str(SCHEME);
+        self.push_name(&mut uri);
+        uri
+    }
+
+    fn push_name(&self, out: &mut String) {
+        match self {
+            Target::RepoGraph => out.push_str(REPO_GRAPH),
+            Target::BuildLogs => out.push_str(BUILD_LOGS),
+            Target::KbIndex => out.push_str(KB_INDEX),
+            Target::Kb(n) => {
+                out.push_str("kb.snippet/");
+                out.push_str(n);
+            }
+        }
     }
 
     fn mime_type(&self) -> &'static str {

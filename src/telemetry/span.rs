@@ -1,6 +1,7 @@
 //! One telemetry span per `tools/call` (and later per `resources/read` / `prompts/get`),
 //! in the exact line format of SPEC §8.1. Field order here is the order on disk.
 
+use crate::protocol::json_text::write_str;
 use crate::protocol::jsonrpc::RequestId;
 use std::borrow::Cow;
 
@@ -45,11 +46,7 @@ impl Span {
         out.extend_from_slice(b"{\"timestamp_ms\":");
         out.extend_from_slice(itoa::Buffer::new().format(self.timestamp_ms).as_bytes());
         out.extend_from_slice(b",\"tool_name\":");
-        match &self.tool_name {
-            // Catalog and method names: identifiers, nothing to escape.
-            Cow::Borrowed(name) => write_plain(out, name),
-            Cow::Owned(name) => write_str(out, name),
-        }
+        write_str(out, &self.tool_name);
         out.extend_from_slice(b",\"method\":");
         write_opt_str(out, self.method.as_deref());
         out.extend_from_slice(b",\"duration_ms\":");
@@ -84,7 +81,7 @@ impl SpanExtra {
         out.extend_from_slice(b",\"session\":");
         out.extend_from_slice(itoa::Buffer::new().format(self.session).as_bytes());
         out.extend_from_slice(b",\"protocol_version\":");
-        write_plain(out, self.protocol_version);
+        write_str(out, self.protocol_version);
         if let Some(traceparent) = &self.traceparent {
             out.extend_from_slice(b",\"traceparent\":");
             write_str(out, traceparent);
@@ -99,19 +96,6 @@ impl SpanExtra {
         }
         out.push(b'}');
     }
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
-}
-
-/// A string known to need no escaping (a name or version of the daemon's own).
-fn write_plain(out: &mut Vec<u8>, s: &str) {
-    debug_assert!(!s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
 }
 
 fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
