@@ -216,6 +216,16 @@ mod tests {
         Pin::new(flush).poll(&mut Context::from_waker(&waker))
     }
 
+    /// Runs the flush future, with a real waker, until the queue is empty.
+    async fn flushed<W: AsyncWrite + Unpin>(outbox: &Outbox<W>, flush: &mut Flush<W>) {
+        std::future::poll_fn(|cx| match Pin::new(&mut *flush).poll(cx) {
+            Poll::Pending if outbox.state.borrow().buffer.is_empty() => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => panic!("flush ended: {r:?}"),
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn writes_everything_queued_then_shuts_down_on_close() {
         let (client, mut server) = tokio::io::duplex(64);
@@ -300,12 +310,7 @@ mod tests {
             server.read_exact(&mut got).await.unwrap();
             got
         });
-        std::future::poll_fn(|cx| match Pin::new(&mut flush).poll(cx) {
-            Poll::Pending if outbox.state.borrow().buffer.is_empty() => Poll::Ready(()),
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(r) => panic!("flush ended: {r:?}"),
-        })
-        .await;
+        flushed(&outbox, &mut flush).await;
         assert_eq!(read.await.unwrap(), b"0123456789\n");
     }
 
@@ -344,12 +349,7 @@ mod tests {
             server.read_exact(&mut rest).await.unwrap();
             rest
         });
-        std::future::poll_fn(|cx| match Pin::new(&mut flush).poll(cx) {
-            Poll::Pending if outbox.state.borrow().buffer.is_empty() => Poll::Ready(()),
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(r) => panic!("flush ended: {r:?}"),
-        })
-        .await;
+        flushed(&outbox, &mut flush).await;
         assert_eq!(&read.await.unwrap(), b"456789abc\n");
     }
 }
