@@ -134,9 +134,13 @@ impl Session {
             }
             Err(e) => jsonrpc::encode_error(Some(id), &e),
         };
-        // The last answer owed is written at once; earlier ones coalesce in the flush.
-        self.outbox
-            .write(&[&bytes, b"\n"], self.in_flight.is_empty());
+        self.write_answer(&[&bytes, b"\n"]);
+    }
+
+    /// Queues an answer: the last one owed is written at once, earlier ones coalesce in the
+    /// flush.
+    fn write_answer(&mut self, parts: &[&[u8]]) {
+        self.outbox.write(parts, self.in_flight.is_empty());
     }
 
     /// A success response around a result already serialized, written without a copy.
@@ -152,8 +156,7 @@ impl Session {
             result,
             b"}\n",
         ];
-        // The last answer owed is written at once; earlier ones coalesce in the flush.
-        self.outbox.write(&parts, self.in_flight.is_empty());
+        self.write_answer(&parts);
     }
 
     fn on_line(&mut self, line: &[u8], ctx: &mut Context<Self>) {
