@@ -15,7 +15,7 @@ use crate::tools::{ErrorCode, ToolResult};
 use actix::prelude::*;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// One worker's spans waiting for their batch. Spans are appended where requests finish
@@ -30,24 +30,31 @@ pub struct SpanQueue {
 impl SpanQueue {
     /// Appends `span`; true when it starts a new batch (the buffer's timer then bounds its wait).
     fn push(&self, span: Span) -> bool {
-        let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut spans = self.lock();
         spans.push(span);
         if spans.len() >= self.batch {
-            let full = std::mem::replace(&mut *spans, Vec::with_capacity(self.batch));
-            drop(spans);
-            self.writer.send_spans(full);
+            self.send(spans);
             return false;
         }
         spans.len() == 1
     }
 
     fn hand_off(&self) {
-        let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
+        let spans = self.lock();
         if !spans.is_empty() {
-            let waiting = std::mem::replace(&mut *spans, Vec::with_capacity(self.batch));
-            drop(spans);
-            self.writer.send_spans(waiting);
+            self.send(spans);
         }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Span>> {
+        self.spans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands what `spans` holds to the writer, with the lock released first.
+    fn send(&self, mut spans: MutexGuard<'_, Vec<Span>>) {
+        let batch = std::mem::replace(&mut *spans, Vec::with_capacity(self.batch));
+        drop(spans);
+        self.writer.send_spans(batch);
     }
 }
 

@@ -93,12 +93,11 @@ pub fn encode_call_result(outcome: &Result<Value, ToolError>, suffix: &[u8]) -> 
     let structured = structured.unwrap_or_default();
     let mut out = Vec::with_capacity(structured.len() * 2 + 96 + suffix.len());
     out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
-    match outcome {
-        Ok(_) => write_json_as_text(&mut out, &structured),
-        Err(e) => {
-            let _ = serde_json::to_writer(&mut out, e.message.as_str());
-        }
-    }
+    let text = match outcome {
+        Ok(_) => std::str::from_utf8(&structured).unwrap_or_default(),
+        Err(e) => e.message.as_str(),
+    };
+    let _ = serde_json::to_writer(&mut out, text);
     out.extend_from_slice(br#"}],"structuredContent":"#);
     out.extend_from_slice(&structured);
     out.extend_from_slice(if is_error {
@@ -109,23 +108,6 @@ pub fn encode_call_result(outcome: &Result<Value, ToolError>, suffix: &[u8]) -> 
     out.extend_from_slice(suffix);
     out.push(b'}');
     out
-}
-
-/// Writes compact JSON as a JSON string. serde_json's compact output holds no control
-/// characters (it escapes them inside strings), so only quotes and backslashes need a
-/// backslash; finding those a word at a time beats escaping byte by byte.
-fn write_json_as_text(out: &mut Vec<u8>, json: &[u8]) {
-    debug_assert!(!json.iter().any(|b| *b < 0x20));
-    out.push(b'"');
-    let mut start = 0;
-    for at in memchr::memchr2_iter(b'"', b'\\', json) {
-        out.extend_from_slice(&json[start..at]);
-        out.push(b'\\');
-        out.push(json[at]);
-        start = at + 1;
-    }
-    out.extend_from_slice(&json[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
