@@ -148,7 +148,7 @@ impl Session {
         let (mut digits, mut scratch) = (itoa::Buffer::new(), Vec::new());
         let [a, b, c] = jsonrpc::id_text(id, &mut digits, &mut scratch);
         let parts = [
-            jsonrpc::RESULT_HEAD,
+            jsonrpc::RESPONSE_HEAD,
             a,
             b,
             c,

@@ -283,7 +283,7 @@ fn invalid(id: Option<RequestId>, message: &str) -> DecodeError {
 /// Serializes a success response.
 pub fn encode_result(id: &RequestId, result: &Value) -> Bytes {
     let mut out = Vec::with_capacity(48);
-    out.extend_from_slice(RESULT_HEAD);
+    out.extend_from_slice(RESPONSE_HEAD);
     write_id(&mut out, id);
     out.extend_from_slice(RESULT_MID);
     // Writing a Value into a Vec cannot fail.
@@ -292,8 +292,9 @@ pub fn encode_result(id: &RequestId, result: &Value) -> Bytes {
     Bytes::from(out)
 }
 
-/// A success response is `RESULT_HEAD`, the id, `RESULT_MID`, the result, then `}`.
-pub const RESULT_HEAD: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":";
+/// A response is `RESPONSE_HEAD`, the id, then `RESULT_MID` and the result (or `,"error":`
+/// and the error), then `}`.
+pub const RESPONSE_HEAD: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":";
 pub const RESULT_MID: &[u8] = b",\"result\":";
 
 /// The id's JSON text, in up to three pieces; only a string id that needs escaping is
@@ -317,7 +318,7 @@ pub fn id_text<'a>(
 /// Serializes an error response; `id` is `null` when the request's id was unreadable.
 pub fn encode_error(id: Option<&RequestId>, error: &RpcError) -> Bytes {
     let mut out = Vec::with_capacity(96);
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(RESPONSE_HEAD);
     match id {
         Some(id) => write_id(&mut out, id),
         None => out.extend_from_slice(b"null"),
@@ -334,13 +335,12 @@ pub fn encode_notification(method: &str, params: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&msg).unwrap_or_default())
 }
 
-fn write_id(out: &mut Vec<u8>, id: &RequestId) {
+/// Appends the id as JSON: numbers in their own spelling, strings escaped.
+pub fn write_id(out: &mut Vec<u8>, id: &RequestId) {
     match id {
         RequestId::Number(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
         RequestId::Other(s) => out.extend_from_slice(s.as_bytes()),
-        RequestId::Str(s) => {
-            let _ = serde_json::to_writer(&mut *out, s);
-        }
+        RequestId::Str(s) => super::json_text::write_str(out, s),
     }
 }
 

@@ -2,7 +2,7 @@
 //! in the exact line format of SPEC §8.1. Field order here is the order on disk.
 
 use crate::protocol::json_text::write_str;
-use crate::protocol::jsonrpc::RequestId;
+use crate::protocol::jsonrpc::{self, RequestId};
 use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
@@ -70,12 +70,7 @@ impl SpanExtra {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"request_id\":");
         match &self.request_id {
-            Some(RequestId::Number(n)) => {
-                out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes())
-            }
-            // The number's JSON spelling, kept from the request.
-            Some(RequestId::Other(raw)) => out.extend_from_slice(raw.as_bytes()),
-            Some(RequestId::Str(s)) => write_str(out, s),
+            Some(id) => jsonrpc::write_id(out, id),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"session\":");
