@@ -10,11 +10,17 @@ pub fn epoch_millis() -> u64 {
 
 /// `2026-11-24T17:54:25.123Z` for a time given in epoch milliseconds.
 pub fn rfc3339_utc(epoch_ms: u64) -> String {
+    let mut out = String::with_capacity(24);
+    write_rfc3339_utc(&mut out, epoch_ms);
+    out
+}
+
+/// Appends [`rfc3339_utc`]'s text to `out`.
+pub fn write_rfc3339_utc(out: &mut String, epoch_ms: u64) {
     let secs = epoch_ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     // Written digit by digit: `format!` costs more than the rest of a healthz call.
-    let mut out = String::with_capacity(24);
     let mut put = |n: u64, width: u32, sep: char| {
         for k in (0..width).rev() {
             out.push(char::from(b'0' + (n / 10u64.pow(k) % 10) as u8));
@@ -28,7 +34,6 @@ pub fn rfc3339_utc(epoch_ms: u64) -> String {
     put(rem % 3600 / 60, 2, ':');
     put(rem % 60, 2, '.');
     put(epoch_ms % 1000, 3, 'Z');
-    out
 }
 
 /// Days since 1970-01-01 to a (year, month, day) civil date (H. Hinnant's algorithm).

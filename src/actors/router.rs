@@ -16,7 +16,7 @@ use crate::shared::Shared;
 use crate::telemetry::AuditEvent;
 use crate::telemetry::span::SpanExtra;
 use crate::tools::error::encode_call_result;
-use crate::tools::{CallContext, CallNotes, ErrorCode, ToolCall, ToolError};
+use crate::tools::{CallContext, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError};
 use actix::{Actor, AsyncContext, Context, Handler, ResponseFuture};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -369,7 +369,7 @@ fn ready(result: RpcResult) -> Respond {
     Respond::Now(Some(result))
 }
 
-fn tool_reply(outcome: &Result<Value, ToolError>, era: Era) -> Reply {
+fn tool_reply(outcome: &CallOutcome, era: Era) -> Reply {
     let suffix = if era.is_modern() {
         lifecycle::modern_result_suffix()
     } else {

@@ -11,7 +11,7 @@ use crate::telemetry::metrics::{self, MetricsCell};
 use crate::telemetry::span::{Span, SpanExtra};
 use crate::telemetry::stats::TelemetryStats;
 use crate::telemetry::{Telemetry, WriterHandle, anomalies::AnomalyTracker};
-use crate::tools::{ErrorCode, ToolResult};
+use crate::tools::{CallOutcome, ErrorCode};
 use actix::prelude::*;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
@@ -264,7 +264,7 @@ impl WorkerTelemetry {
     /// failed result. `None`: no result (cancelled, or the worker is stopping).
     /// Rate-limited calls and approval requests have their own events (`rate_limited`,
     /// `approval_requested`), so they add no `tool_failure`.
-    pub fn tool_done(&self, record: CallRecord, outcome: Option<&ToolResult>) {
+    pub fn tool_done(&self, record: CallRecord, outcome: Option<&CallOutcome>) {
         let elapsed = record.started.elapsed();
         let ok = matches!(outcome, Some(Ok(_)));
         metrics::lock(&self.metrics).record_tool(record.known, elapsed, ok);

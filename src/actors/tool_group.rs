@@ -4,7 +4,7 @@
 //! (`notifications/cancelled`, or the client went away) the tool's future is dropped, and
 //! with it any backend request it was making.
 
-use crate::tools::{ToolCall, ToolGroup, ToolResult};
+use crate::tools::{CallOutcome, ToolCall, ToolGroup};
 use actix::{Actor, Context, Handler};
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
@@ -29,7 +29,7 @@ impl<G: ToolGroup> Actor for ToolGroupActor<G> {
 }
 
 /// Receives a tool call's outcome: `None` when it was cancelled before it finished.
-pub type ToolReply = Box<dyn FnOnce(Option<ToolResult>) + Send>;
+pub type ToolReply = Box<dyn FnOnce(Option<CallOutcome>) + Send>;
 
 /// A tool call, the caller's cancellation signal, and where its outcome goes. The reply is
 /// a callback rather than the message's result so the router forwards the session's reply

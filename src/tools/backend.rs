@@ -127,7 +127,7 @@ impl BackendTools {
 
     pub fn call(&self, call: ToolCall) -> ToolFuture {
         let this = self.clone();
-        Box::pin(async move {
+        super::boxed(async move {
             let args = &call.args;
             match call.tool.name {
                 "ide_agents_run_command" => {

@@ -2,7 +2,9 @@
 
 use super::backend::BackendTools;
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
-use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, ToolResult, arg_str};
+use super::{
+    ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, ToolOutput, ToolResult, arg_str, boxed,
+};
 use crate::actors::backend_pool::BackendPool;
 use crate::actors::telemetry::AuditLog;
 use crate::clock;
@@ -261,21 +263,23 @@ impl ToolGroup for CoreTools {
         if BackendTools::handles(call.tool.name) {
             return self.backend.call(call);
         }
-        let shared = self.shared.clone();
         match call.tool.name {
             "ide_agents_server_instructions" => {
-                return Box::pin(Self::server_instructions(shared));
+                return boxed(Self::server_instructions(self.shared.clone()));
             }
-            "ide_agents_resource" => return Box::pin(Self::resource(shared, call)),
-            "ide_agents_prompt" => return Box::pin(Self::prompt(shared, call.args)),
+            "ide_agents_resource" => return boxed(Self::resource(self.shared.clone(), call)),
+            "ide_agents_prompt" => return boxed(Self::prompt(self.shared.clone(), call.args)),
+            // The liveness check is the call clients make most: its two fields are written
+            // as text at once.
+            "ide_agents_healthz" => {
+                return Box::pin(std::future::ready(Ok(ToolOutput::Json(healthz_json(
+                    clock::epoch_millis(),
+                )))));
+            }
             _ => {}
         }
         let result = match call.tool.name {
             "ide_agents_reload" => Ok(crate::reload::reload(&self.shared)),
-            "ide_agents_healthz" => Ok(json!({
-                "status": "live",
-                "time": clock::rfc3339_utc(clock::epoch_millis()),
-            })),
             "ide_agents_health" => self.health(),
             "ide_agents_metrics_snapshot" => super::observe::metrics_snapshot(&self.shared),
             "ide_agents_security_anomalies" => {
@@ -286,6 +290,27 @@ impl ToolGroup for CoreTools {
                 format!("the core group has no tool {other}"),
             )),
         };
-        Box::pin(std::future::ready(result))
+        Box::pin(std::future::ready(result.map(ToolOutput::Value)))
+    }
+}
+
+/// `{"status":"live","time":"<RFC 3339 UTC>"}`, the healthz result.
+fn healthz_json(epoch_ms: u64) -> String {
+    let mut out = String::with_capacity(48);
+    out.push_str(r#"{"status":"live","time":""#);
+    clock::write_rfc3339_utc(&mut out, epoch_ms);
+    out.push_str(r#""}"#);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_healthz_text_is_what_its_value_serializes_to() {
+        let ms = 1_795_542_865_123;
+        let value = json!({"status": "live", "time": clock::rfc3339_utc(ms)});
+        assert_eq!(healthz_json(ms), serde_json::to_string(&value).unwrap());
     }
 }

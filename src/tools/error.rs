@@ -1,5 +1,6 @@
 //! Tool failures: answered as a tool *result* with `isError: true`, never a JSON-RPC error.
 
+use super::{CallOutcome, ToolOutput};
 use serde_json::{Map, Value, json};
 
 /// Stable snake_case codes clients can branch on.
@@ -82,24 +83,27 @@ impl std::fmt::Display for ToolError {
 
 /// The MCP `tools/call` result for an outcome, serialized: text content (the compact JSON
 /// of the result, or the error's sentence) plus `structuredContent`. The result is
-/// serialized once and that text reused for both, without building a JSON tree; `suffix`
-/// holds extra members for the era (e.g. `,"resultType":"complete"`).
-pub fn encode_call_result(outcome: &Result<Value, ToolError>, suffix: &[u8]) -> Vec<u8> {
-    let (structured, is_error) = match outcome {
-        Ok(value) => (serde_json::to_vec(value), false),
-        Err(e) => (serde_json::to_vec(&e.to_structured()), true),
-    };
+/// serialized once (or was already) and that text reused for both, without building a JSON
+/// tree; `suffix` holds extra members for the era (e.g. `,"resultType":"complete"`).
+pub fn encode_call_result(outcome: &CallOutcome, suffix: &[u8]) -> Vec<u8> {
     // Serializing a Value into memory cannot fail.
-    let structured = structured.unwrap_or_default();
+    let serialized;
+    let (structured, text, is_error) = match outcome {
+        Ok(ToolOutput::Json(json)) => (json.as_str(), json.as_str(), false),
+        Ok(ToolOutput::Value(value)) => {
+            serialized = serde_json::to_string(value).unwrap_or_default();
+            (serialized.as_str(), serialized.as_str(), false)
+        }
+        Err(e) => {
+            serialized = serde_json::to_string(&e.to_structured()).unwrap_or_default();
+            (serialized.as_str(), e.message.as_str(), true)
+        }
+    };
     let mut out = Vec::with_capacity(structured.len() * 2 + 96 + suffix.len());
     out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
-    let text = match outcome {
-        Ok(_) => std::str::from_utf8(&structured).unwrap_or_default(),
-        Err(e) => e.message.as_str(),
-    };
     let _ = serde_json::to_writer(&mut out, text);
     out.extend_from_slice(br#"}],"structuredContent":"#);
-    out.extend_from_slice(&structured);
+    out.extend_from_slice(structured.as_bytes());
     out.extend_from_slice(if is_error {
         br#","isError":true"#
     } else {
@@ -114,13 +118,28 @@ pub fn encode_call_result(outcome: &Result<Value, ToolError>, suffix: &[u8]) -> 
 mod tests {
     use super::*;
 
-    fn call_result(outcome: &Result<Value, ToolError>) -> Value {
+    fn call_result(outcome: &CallOutcome) -> Value {
         serde_json::from_slice(&encode_call_result(outcome, b"")).unwrap()
+    }
+
+    fn value(v: Value) -> CallOutcome {
+        Ok(ToolOutput::Value(v))
+    }
+
+    #[test]
+    fn a_result_given_as_json_text_is_written_as_its_value_would_be() {
+        // Keys in sorted order, as a `Value` writes them.
+        let text = r#"{"q":"a\"b","status":"live","time":"2026-12-01T11:42:10.123Z"}"#;
+        let parsed: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            encode_call_result(&Ok(ToolOutput::Json(text.to_string())), b""),
+            encode_call_result(&value(parsed), b"")
+        );
     }
 
     #[test]
     fn success_has_compact_text_and_structured_content() {
-        let r = call_result(&Ok(json!({"a": 1, "b": [true]})));
+        let r = call_result(&value(json!({"a": 1, "b": [true]})));
         assert_eq!(r["content"][0]["text"], "{\"a\":1,\"b\":[true]}");
         assert_eq!(r["structuredContent"], json!({"a": 1, "b": [true]}));
         assert_eq!(r["isError"], false);
@@ -128,12 +147,12 @@ mod tests {
 
     #[test]
     fn the_text_reads_back_as_the_structured_json_whatever_its_strings_hold() {
-        let value = json!({"q": "say \"hi\"", "path": "C:\\tmp\\x", "nl": "a\nb\tc\u{1}",
+        let value_in = json!({"q": "say \"hi\"", "path": "C:\\tmp\\x", "nl": "a\nb\tc\u{1}",
                            "u": "é ☃ \u{2028}", "n": [1.5, -2, null, true], "e": {}});
-        let r = call_result(&Ok(value.clone()));
+        let r = call_result(&value(value_in.clone()));
         let text = r["content"][0]["text"].as_str().unwrap();
-        assert_eq!(text, serde_json::to_string(&value).unwrap());
-        assert_eq!(r["structuredContent"], value);
+        assert_eq!(text, serde_json::to_string(&value_in).unwrap());
+        assert_eq!(r["structuredContent"], value_in);
     }
 
     #[test]

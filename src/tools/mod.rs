@@ -13,6 +13,7 @@ pub mod ultra;
 
 use crate::protocol::jsonrpc::RequestId;
 use crate::telemetry::span::SpanExtra;
+use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -24,7 +25,24 @@ pub use error::{ErrorCode, ToolError};
 pub use spec::{Annotations, GroupId, ToolSpec};
 
 pub type ToolResult = Result<Value, ToolError>;
-pub type ToolFuture = LocalBoxFuture<'static, ToolResult>;
+
+/// A tool's structured result as its group hands it over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolOutput {
+    Value(Value),
+    /// The compact JSON text of an object, for results so small that building and then
+    /// serializing a tree would be most of the call's cost.
+    Json(String),
+}
+
+/// What a group's call ends in: a [`ToolResult`] whose value may be serialized already.
+pub type CallOutcome = Result<ToolOutput, ToolError>;
+pub type ToolFuture = LocalBoxFuture<'static, CallOutcome>;
+
+/// A group's call from a handler that builds its result as a JSON value.
+pub fn boxed(work: impl std::future::Future<Output = ToolResult> + 'static) -> ToolFuture {
+    Box::pin(work.map(|result| result.map(ToolOutput::Value)))
+}
 
 /// What a handler knows about the request that called it.
 #[derive(Debug, Clone)]
@@ -77,10 +95,6 @@ pub struct ToolCall {
     pub tool: &'static ToolSpec,
     pub args: Map<String, Value>,
     pub ctx: CallContext,
-}
-
-impl actix::Message for ToolCall {
-    type Result = ToolResult;
 }
 
 /// A group of tools run by one actor per worker.

@@ -54,7 +54,7 @@ impl UltraTools {
 impl ToolGroup for UltraTools {
     fn call(&mut self, call: ToolCall) -> ToolFuture {
         let pool = self.pool.clone();
-        Box::pin(async move {
+        super::boxed(async move {
             match call.tool.name {
                 "ide_agents_ultra_rank" => {
                     let query = arg_str(&call.args, "query").unwrap_or_default().to_string();

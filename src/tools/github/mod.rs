@@ -193,6 +193,6 @@ fn issue_summary(i: &Value) -> Value {
 
 impl ToolGroup for GithubTools {
     fn call(&mut self, call: ToolCall) -> ToolFuture {
-        Box::pin(self.clone().run(call.tool.name, call.args))
+        super::boxed(self.clone().run(call.tool.name, call.args))
     }
 }

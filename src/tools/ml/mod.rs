@@ -146,7 +146,7 @@ impl MlTools {
 
 impl ToolGroup for MlTools {
     fn call(&mut self, call: ToolCall) -> ToolFuture {
-        Box::pin(self.clone().run(call.tool.name, call.args))
+        super::boxed(self.clone().run(call.tool.name, call.args))
     }
 }
 
