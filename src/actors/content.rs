@@ -53,11 +53,9 @@ pub fn serve(
             "resources/read" => resources_read(&shared, &req, era, &notes).await,
             "prompts/list" => prompts_list(&shared, &req, era).await,
             "prompts/get" => prompts_get(&shared, &req, era).await,
-            "completion/complete" => {
-                prompts::complete::complete(&shared.config, req.params.as_ref())
-                    .map(Reply::Value)
-                    .map_err(RpcError::invalid_params)
-            }
+            "completion/complete" => prompts::complete::complete(&shared.config, req.json_params())
+                .map(Reply::Value)
+                .map_err(RpcError::invalid_params),
             other => Err(RpcError::method_not_found(other)),
         };
         Some(result)
@@ -65,7 +63,7 @@ pub fn serve(
 }
 
 fn param<'a>(req: &'a Request, name: &str) -> Option<&'a Value> {
-    req.params.as_ref().and_then(|p| p.get(name))
+    req.param(name)
 }
 
 fn cursor_param(req: &Request) -> Result<Option<&str>, RpcError> {

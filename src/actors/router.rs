@@ -9,7 +9,7 @@ use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
 use super::tool_group::{CancelSignal, RunTool, ToolReply};
 use crate::approvals::{self, Resolution};
 use crate::protocol::envelope::unwrap_arguments;
-use crate::protocol::jsonrpc::{Request, RpcError};
+use crate::protocol::jsonrpc::{CallParams, Params, Request, RpcError};
 use crate::protocol::version::Era;
 use crate::protocol::{lifecycle, schema};
 use crate::shared::Shared;
@@ -19,7 +19,7 @@ use crate::tools::error::encode_call_result;
 use crate::tools::{CallContext, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError};
 use actix::{Actor, AsyncContext, Context, Handler, ResponseFuture};
 use bytes::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,7 +100,7 @@ impl Router {
     }
 
     fn tools_list(&self, req: &Request, era: Era) -> RpcResult {
-        let cursor = match req.params.as_ref().and_then(|p| p.get("cursor")) {
+        let cursor = match req.param("cursor") {
             None | Some(Value::Null) => None,
             Some(Value::String(c)) => Some(c.as_str()),
             Some(other) => {
@@ -130,11 +130,12 @@ impl Router {
         reply: Responder,
     ) {
         let Request { id, params, .. } = req;
-        let mut params = match params {
-            Some(Value::Object(map)) => map,
-            _ => Map::new(),
+        let params = match params {
+            Some(Params::ToolCall(params)) => params,
+            // Array params: nothing to read a name from.
+            _ => CallParams::default(),
         };
-        if !matches!(params.get("name"), Some(Value::String(_))) {
+        let Some(Value::String(name)) = params.name else {
             if let Some(t) = &self.telemetry {
                 // Refused before any work: no time worth a clock read.
                 t.method_done("tools/call", Duration::ZERO, false);
@@ -142,13 +143,12 @@ impl Router {
             return reply.send(Some(Err(RpcError::invalid_params(
                 "tools/call needs params.name, a string",
             ))));
-        }
-        let mut meta = match params.remove("_meta") {
-            Some(Value::Object(meta)) => meta,
-            _ => Map::new(),
         };
-        let traceparent = match meta.remove("traceparent") {
-            Some(Value::String(t)) => Some(t),
+        let traceparent = match params.meta {
+            Some(Value::Object(mut meta)) => match meta.remove("traceparent") {
+                Some(Value::String(t)) => Some(t),
+                _ => None,
+            },
             _ => None,
         };
         let notes = Arc::new(CallNotes::default());
@@ -167,7 +167,7 @@ impl Router {
             notes: notes.clone(),
         };
         let telemetry = self.telemetry.clone();
-        let call = match self.start_tool(params, ctx, &mut record) {
+        let call = match self.start_tool(&name, params.arguments, ctx, &mut record) {
             Ok(started) => started,
             Err(err) => {
                 let outcome = Err(err);
@@ -205,14 +205,11 @@ impl Router {
     /// the group actor to send it to, or the tool failure to answer with.
     fn start_tool(
         &mut self,
-        mut params: Map<String, Value>,
+        name: &str,
+        arguments: Option<Value>,
         ctx: CallContext,
         record: &mut CallRecord,
     ) -> Result<ToolCall, ToolError> {
-        let name = match params.get("name") {
-            Some(Value::String(name)) => name.as_str(),
-            _ => "",
-        };
         let Some(tool) = self.shared.catalog.get(name) else {
             record.unknown_tool(name);
             return Err(ToolError::new(
@@ -241,7 +238,7 @@ impl Router {
             .with("retry_after_ms", retry_after_ms));
         }
         let invalid = |e: String| ToolError::invalid_arguments(format!("{}: {e}", tool.name));
-        let args = unwrap_arguments(params.remove("arguments")).map_err(invalid)?;
+        let args = unwrap_arguments(arguments).map_err(invalid)?;
         record.method = args.get("method").and_then(Value::as_str).map(String::from);
         schema::validate(&tool.input_schema, &args).map_err(invalid)?;
         match self.groups.get(&tool.group) {
@@ -429,7 +426,7 @@ impl Handler<Dispatch> for Router {
             ),
             m if m.starts_with("ide-agents/approvals/") => {
                 let audit = self.audit();
-                let answer = approvals_method(&self.shared, m, request.params.as_ref(), audit);
+                let answer = approvals_method(&self.shared, m, request.json_params(), audit);
                 return reply.send(Some(answer));
             }
             method @ ("ide-agents/stop" | "ide-agents/reload") => {

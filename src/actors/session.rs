@@ -211,11 +211,7 @@ impl Session {
                 "session already initialized",
             ));
         }
-        let requested = req
-            .params
-            .as_ref()
-            .and_then(|p| p.get("protocolVersion"))
-            .and_then(Value::as_str);
+        let requested = req.param("protocolVersion").and_then(Value::as_str);
         let result = lifecycle::initialize_result(&SERVER_INFO, requested);
         self.negotiated = result["protocolVersion"].as_str().and_then(|v| {
             crate::protocol::version::LEGACY_VERSIONS
@@ -404,11 +400,7 @@ impl Handler<Answer> for Session {
 
 /// `params._meta.progressToken` of a request, if it has one.
 fn progress_token(request: &Request) -> Option<Value> {
-    let token = request
-        .params
-        .as_ref()?
-        .get("_meta")?
-        .get("progressToken")?;
+    let token = request.meta()?.get("progressToken")?;
     (token.is_string() || token.is_number()).then(|| token.clone())
 }
 
@@ -440,11 +432,7 @@ fn dup_fd(fd: RawFd) -> Option<OwnedFd> {
 }
 
 fn set_log_level(req: &Request) -> RpcResult {
-    let level = req
-        .params
-        .as_ref()
-        .and_then(|p| p.get("level"))
-        .and_then(Value::as_str);
+    let level = req.param("level").and_then(Value::as_str);
     match level {
         Some(l) if LOG_LEVELS.contains(&l) => Ok(Reply::Value(json!({}))),
         _ => Err(RpcError::invalid_params(format!(

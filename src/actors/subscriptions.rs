@@ -25,9 +25,7 @@ pub fn handle(
         )));
     }
     let uri = req
-        .params
-        .as_ref()
-        .and_then(|p| p.get("uri"))
+        .param("uri")
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::invalid_params(format!("{} needs params.uri", req.method)))?;
     let Some(actor) = shared.cache_actor.get() else {

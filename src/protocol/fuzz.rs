@@ -11,7 +11,7 @@ use super::cursor;
 use super::envelope::unwrap_arguments;
 use super::framing::{FrameError, LineCodec};
 use super::jsonrpc::{
-    self, DecodeError, INVALID_REQUEST, Message, PARSE_ERROR, Request, RequestId,
+    self, DecodeError, INVALID_REQUEST, Message, PARSE_ERROR, Params, Request, RequestId,
     UNSUPPORTED_VERSION,
 };
 use super::schema;
@@ -308,7 +308,7 @@ fn check_message_matches(message: &Message, v: &Value) {
         Message::Request(req) => {
             assert_eq!(field("method"), Some(&json!(req.method)));
             assert_eq!(id_of(v).as_ref(), Some(&req.id));
-            assert_eq!(field("params"), req.params.as_ref());
+            check_params_match(req, field("params"));
             let reply = jsonrpc::encode_result(&req.id, &json!({}));
             let reply: Value = serde_json::from_slice(&reply).expect("a result is JSON");
             assert_eq!(reply["id"], v["id"], "the reply's id is not the request's");
@@ -329,6 +329,32 @@ fn check_message_matches(message: &Message, v: &Value) {
     }
 }
 
+/// A request's params hold what the line's say: `tools/call`'s object member by member
+/// (the members the daemon reads), any other as the same JSON.
+fn check_params_match(req: &Request, line_params: Option<&Value>) {
+    match (line_params, &req.params) {
+        (None, None) => {}
+        (Some(Value::Object(obj)), Some(Params::ToolCall(call))) => {
+            assert_eq!(req.method, "tools/call", "typed params for {}", req.method);
+            assert_eq!(obj.get("name"), call.name.as_ref(), "tools/call name");
+            assert_eq!(
+                obj.get("arguments"),
+                call.arguments.as_ref(),
+                "tools/call arguments"
+            );
+            assert_eq!(obj.get("_meta"), call.meta.as_ref(), "tools/call _meta");
+        }
+        (Some(v), Some(Params::Json(p))) => {
+            assert!(
+                req.method != "tools/call" || !v.is_object(),
+                "tools/call object params kept as JSON"
+            );
+            assert_eq!(v, p);
+        }
+        (line, decoded) => panic!("params {line:?} decoded as {decoded:?}"),
+    }
+}
+
 /// Encoding a decoded message again decodes to the same message, and a reply echoes its id.
 fn check_reencoded(message: &Message) {
     let mut v = match message {
@@ -340,12 +366,10 @@ fn check_reencoded(message: &Message) {
     match message {
         Message::Request(Request {
             params: Some(p), ..
-        })
-        | Message::Notification(jsonrpc::Notification {
+        }) => v["params"] = p.clone().into_value(),
+        Message::Notification(jsonrpc::Notification {
             params: Some(p), ..
-        }) => {
-            v["params"] = p.clone();
-        }
+        }) => v["params"] = p.clone(),
         _ => {}
     }
     let line = serde_json::to_vec(&v).expect("a Value serializes");
@@ -367,11 +391,7 @@ fn check_request(req: &Request) {
     check_era(req);
     match req.method.as_str() {
         "initialize" => {
-            let asked = req
-                .params
-                .as_ref()
-                .and_then(|p| p.get("protocolVersion"))
-                .and_then(Value::as_str);
+            let asked = req.param("protocolVersion").and_then(Value::as_str);
             let answered = version::negotiate_legacy(asked);
             assert!(LEGACY_VERSIONS.contains(&answered));
             if let Some(asked) = asked.filter(|a| LEGACY_VERSIONS.contains(a)) {
@@ -413,7 +433,7 @@ fn check_era(req: &Request) {
 
 /// A cursor is accepted only if it points at the start of a page.
 fn check_tools_list(req: &Request) {
-    let Some(Value::String(c)) = req.params.as_ref().and_then(|p| p.get("cursor")) else {
+    let Some(Value::String(c)) = req.param("cursor") else {
         return;
     };
     for modern in [false, true] {
@@ -433,11 +453,7 @@ fn check_tools_list(req: &Request) {
 /// As the router: unwrap `params.arguments`, then validate against every tool's schema, on
 /// their own and on top of otherwise conforming arguments.
 fn check_tools_call(req: &Request) {
-    let mut params = match &req.params {
-        Some(Value::Object(params)) => params.clone(),
-        _ => Map::new(),
-    };
-    let Some(args) = check_envelope(params.remove("arguments")) else {
+    let Some(args) = check_envelope(req.param("arguments").cloned()) else {
         return;
     };
     for (tool, conforming) in CONFORMING.iter() {

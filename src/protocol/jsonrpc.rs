@@ -6,6 +6,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+pub use super::params::{CallParams, Params};
+
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
@@ -50,13 +52,34 @@ impl RequestId {
 pub struct Request {
     pub id: RequestId,
     pub method: String,
-    pub params: Option<Value>,
+    pub params: Option<Params>,
 }
 
 impl Request {
+    /// `params.<key>`, when present.
+    pub fn param(&self, key: &str) -> Option<&Value> {
+        match self.params.as_ref()? {
+            Params::Json(v) => v.get(key),
+            Params::ToolCall(c) => match key {
+                "name" => c.name.as_ref(),
+                "arguments" => c.arguments.as_ref(),
+                "_meta" => c.meta.as_ref(),
+                _ => None,
+            },
+        }
+    }
+
+    /// The params as JSON, for methods whose params are kept that way (all but `tools/call`).
+    pub fn json_params(&self) -> Option<&Value> {
+        match self.params.as_ref()? {
+            Params::Json(v) => Some(v),
+            Params::ToolCall(_) => None,
+        }
+    }
+
     /// `params._meta`, when present.
     pub fn meta(&self) -> Option<&Map<String, Value>> {
-        self.params.as_ref()?.get("_meta")?.as_object()
+        self.param("_meta")?.as_object()
     }
 }
 
@@ -148,7 +171,7 @@ struct RawMessage<'a> {
     id: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     method: Option<&'a RawValue>,
-    params: Option<Value>,
+    params: Option<super::params::RawParams>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -215,6 +238,9 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
         Ok(raw) => raw,
         Err(e) => return Err(explain_undecodable(line, e)),
     };
+    let method = raw.method.map(string_field);
+    let tool_call = raw.id.is_some() && matches!(&method, Some(Some(m)) if m == "tools/call");
+    let params = raw.params.map(|p| p.into_params(tool_call));
     let id = match raw.id {
         None => None,
         Some(v) => match request_id(v) {
@@ -225,20 +251,16 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
     if !raw.jsonrpc.is_some_and(is_version_2) {
         return Err(invalid(id, "jsonrpc must be \"2.0\""));
     }
-    if let Some(params) = &raw.params
-        && !(params.is_object() || params.is_array())
+    if let Some(Params::Json(v)) = &params
+        && !(v.is_object() || v.is_array())
     {
         return Err(invalid(id, "params must be an object"));
     }
-    match (raw.method.map(string_field), id) {
-        (Some(Some(method)), Some(id)) => Ok(Message::Request(Request {
-            id,
-            method,
-            params: raw.params,
-        })),
+    match (method, id) {
+        (Some(Some(method)), Some(id)) => Ok(Message::Request(Request { id, method, params })),
         (Some(Some(method)), None) => Ok(Message::Notification(Notification {
             method,
-            params: raw.params,
+            params: params.map(Params::into_value),
         })),
         (Some(None), id) => Err(invalid(id, "method must be a string")),
         (None, Some(id)) if raw.result.is_some() || raw.error.is_some() => {
@@ -368,6 +390,60 @@ mod tests {
         assert!(matches!(m, Message::Notification(n) if n.method == "notifications/initialized"));
         let m = decode(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
         assert!(matches!(m, Message::Response { id: RequestId::Str(s), .. } if s == "a"));
+    }
+
+    fn request(line: &str) -> Request {
+        match decode(line.as_bytes()) {
+            Ok(Message::Request(req)) => req,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tool_call_params_are_decoded_into_their_members() {
+        let req = request(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":[1]},"_meta":null}}"#,
+        );
+        let want = CallParams {
+            name: Some(json!("t")),
+            arguments: Some(json!({"a": [1]})),
+            meta: Some(Value::Null),
+        };
+        assert_eq!(req.params, Some(Params::ToolCall(want)));
+        assert_eq!(req.param("arguments"), Some(&json!({"a": [1]})));
+        assert_eq!(req.meta(), None);
+    }
+
+    #[test]
+    fn tool_call_params_with_other_members_or_a_repeated_one_read_as_json_would() {
+        let extra = request(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"task":{},"name":"t","_meta":{"k":2}}}"#,
+        );
+        assert_eq!(extra.param("name"), Some(&json!("t")));
+        assert_eq!(extra.meta(), json!({"k": 2}).as_object());
+        assert_eq!(extra.param("task"), None);
+        // The last of repeated members wins, as in a parsed JSON object.
+        let twice = request(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#,
+        );
+        assert_eq!(twice.param("name"), Some(&json!("b")));
+        let array = request(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["t"]}"#);
+        assert_eq!(array.params, Some(Params::Json(json!(["t"]))));
+        let other =
+            request(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"c"}}"#);
+        assert_eq!(other.params, Some(Params::Json(json!({"cursor": "c"}))));
+    }
+
+    #[test]
+    fn a_number_too_large_anywhere_in_params_is_a_parse_error() {
+        for params in [
+            r#"{"name":"t","arguments":{"n":1e400}}"#,
+            r#"{"name":"t","x":1e400}"#,
+        ] {
+            let line =
+                format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#);
+            assert_eq!(err_code(&line), (None, PARSE_ERROR), "{line}");
+        }
     }
 
     #[test]

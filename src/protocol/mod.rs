@@ -8,5 +8,6 @@ pub mod fuzz;
 pub mod json_text;
 pub mod jsonrpc;
 pub mod lifecycle;
+pub mod params;
 pub mod schema;
 pub mod version;

@@ -14,7 +14,6 @@ pub fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), String>
 }
 
 fn validate_object(schema: &Value, obj: &Map<String, Value>, path: &str) -> Result<(), String> {
-    let props = schema.get("properties").and_then(Value::as_object);
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
             if !obj.contains_key(name) {
@@ -22,6 +21,11 @@ fn validate_object(schema: &Value, obj: &Map<String, Value>, path: &str) -> Resu
             }
         }
     }
+    // No arguments (most calls of most tools): nothing more to check.
+    if obj.is_empty() {
+        return Ok(());
+    }
+    let props = schema.get("properties").and_then(Value::as_object);
     let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
     for (name, value) in obj {
         match props.and_then(|p| p.get(name)) {
