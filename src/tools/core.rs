@@ -296,7 +296,7 @@ impl ToolGroup for CoreTools {
 
 /// `{"status":"live","time":"<RFC 3339 UTC>"}`, the healthz result.
 fn healthz_json(epoch_ms: u64) -> String {
-    let mut out = String::with_capacity(48);
+    let mut out = String::with_capacity(64);
     out.push_str(r#"{"status":"live","time":""#);
     clock::write_rfc3339_utc(&mut out, epoch_ms);
     out.push_str(r#""}"#);
