@@ -4,7 +4,7 @@
 //! (`notifications/cancelled`, or the client went away) the tool's future is dropped, and
 //! with it any backend request it was making.
 
-use crate::tools::{CallOutcome, ToolCall, ToolGroup};
+use crate::tools::{CallOutcome, ToolCall, ToolGroup, ToolWork};
 use actix::{Actor, Context, Handler};
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
@@ -54,7 +54,11 @@ impl<G: ToolGroup> Handler<RunTool> for ToolGroupActor<G> {
             cancel,
             reply,
         } = msg;
-        let work = self.group.call(call);
+        let work = match self.group.call(call) {
+            // Nothing left to cancel: answered without a future.
+            ToolWork::Done(outcome) => return reply(Some(outcome)),
+            ToolWork::Later(work) => work,
+        };
         let mut outcome = Box::pin(async move {
             match cancel {
                 Some(cancel) => match select(work, cancel).await {
@@ -64,7 +68,7 @@ impl<G: ToolGroup> Handler<RunTool> for ToolGroupActor<G> {
                 None => Some(work.await),
             }
         });
-        // Most local tools are done on the first poll: answer without a task.
+        // A future done on its first poll (a cache hit) is answered without a task.
         let waker = futures_util::task::noop_waker();
         match outcome.poll_unpin(&mut std::task::Context::from_waker(&waker)) {
             Poll::Ready(result) => reply(result),

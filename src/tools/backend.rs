@@ -2,7 +2,7 @@
 //! documentation, and the readiness probe.
 
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
-use super::{CallNotes, ErrorCode, ToolCall, ToolError, ToolFuture, ToolResult, arg_str};
+use super::{CallNotes, ErrorCode, ToolCall, ToolError, ToolResult, ToolWork, arg_str};
 use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
 use crate::actors::telemetry::AuditLog;
 use crate::approvals::{Decision, shown};
@@ -125,7 +125,7 @@ impl BackendTools {
         NAMES.contains(&name)
     }
 
-    pub fn call(&self, call: ToolCall) -> ToolFuture {
+    pub fn call(&self, call: ToolCall) -> ToolWork {
         let this = self.clone();
         super::boxed(async move {
             let args = &call.args;

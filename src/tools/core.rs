@@ -3,7 +3,7 @@
 use super::backend::BackendTools;
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
 use super::{
-    ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, ToolOutput, ToolResult, arg_str, boxed,
+    ErrorCode, ToolCall, ToolError, ToolGroup, ToolOutput, ToolResult, ToolWork, arg_str, boxed,
 };
 use crate::actors::backend_pool::BackendPool;
 use crate::actors::telemetry::AuditLog;
@@ -259,7 +259,7 @@ fn unknown_resource(name: &str) -> ToolError {
 }
 
 impl ToolGroup for CoreTools {
-    fn call(&mut self, call: ToolCall) -> ToolFuture {
+    fn call(&mut self, call: ToolCall) -> ToolWork {
         if BackendTools::handles(call.tool.name) {
             return self.backend.call(call);
         }
@@ -272,9 +272,8 @@ impl ToolGroup for CoreTools {
             // The liveness check is the call clients make most: its two fields are written
             // as text at once.
             "ide_agents_healthz" => {
-                return Box::pin(std::future::ready(Ok(ToolOutput::Json(healthz_json(
-                    clock::epoch_millis(),
-                )))));
+                let text = healthz_json(clock::epoch_millis());
+                return ToolWork::Done(Ok(ToolOutput::Json(text)));
             }
             _ => {}
         }
@@ -290,7 +289,7 @@ impl ToolGroup for CoreTools {
                 format!("the core group has no tool {other}"),
             )),
         };
-        Box::pin(std::future::ready(result.map(ToolOutput::Value)))
+        ToolWork::value(result)
     }
 }
 

@@ -37,11 +37,23 @@ pub enum ToolOutput {
 
 /// What a group's call ends in: a [`ToolResult`] whose value may be serialized already.
 pub type CallOutcome = Result<ToolOutput, ToolError>;
-pub type ToolFuture = LocalBoxFuture<'static, CallOutcome>;
+
+/// A group's answer to a call: known at once (most local tools), or still being worked out.
+pub enum ToolWork {
+    Done(CallOutcome),
+    Later(LocalBoxFuture<'static, CallOutcome>),
+}
+
+impl ToolWork {
+    /// A result known now, from a handler that builds it as a JSON value.
+    pub fn value(result: ToolResult) -> ToolWork {
+        ToolWork::Done(result.map(ToolOutput::Value))
+    }
+}
 
 /// A group's call from a handler that builds its result as a JSON value.
-pub fn boxed(work: impl std::future::Future<Output = ToolResult> + 'static) -> ToolFuture {
-    Box::pin(work.map(|result| result.map(ToolOutput::Value)))
+pub fn boxed(work: impl std::future::Future<Output = ToolResult> + 'static) -> ToolWork {
+    ToolWork::Later(Box::pin(work.map(|result| result.map(ToolOutput::Value))))
 }
 
 /// What a handler knows about the request that called it.
@@ -99,7 +111,7 @@ pub struct ToolCall {
 
 /// A group of tools run by one actor per worker.
 pub trait ToolGroup: Unpin + 'static {
-    fn call(&mut self, call: ToolCall) -> ToolFuture;
+    fn call(&mut self, call: ToolCall) -> ToolWork;
 }
 
 /// Reads an optional string argument.

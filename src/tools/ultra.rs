@@ -1,7 +1,7 @@
 //! The ULTRA group: ranking and calibration through the backend (or IDE_AGENTS_ULTRA_URL).
 
 use super::spec::{Annotations, GroupId, ToolSpec, object_schema};
-use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, arg_str};
+use super::{ErrorCode, ToolCall, ToolError, ToolGroup, ToolWork, arg_str};
 use crate::actors::backend_pool::{self, BackendPool};
 use crate::backend::{BackendCall, Target};
 use actix::Addr;
@@ -52,7 +52,7 @@ impl UltraTools {
 }
 
 impl ToolGroup for UltraTools {
-    fn call(&mut self, call: ToolCall) -> ToolFuture {
+    fn call(&mut self, call: ToolCall) -> ToolWork {
         let pool = self.pool.clone();
         super::boxed(async move {
             match call.tool.name {

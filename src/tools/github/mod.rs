@@ -8,7 +8,7 @@ mod specs;
 
 pub use specs::specs;
 
-use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, ToolResult, arg_str};
+use super::{ErrorCode, ToolCall, ToolError, ToolGroup, ToolResult, ToolWork, arg_str};
 use crate::actors::backend_pool::BackendPool;
 use crate::backend::encode::percent_encode;
 use crate::shared::Shared;
@@ -192,7 +192,7 @@ fn issue_summary(i: &Value) -> Value {
 }
 
 impl ToolGroup for GithubTools {
-    fn call(&mut self, call: ToolCall) -> ToolFuture {
+    fn call(&mut self, call: ToolCall) -> ToolWork {
         super::boxed(self.clone().run(call.tool.name, call.args))
     }
 }

@@ -6,7 +6,7 @@ mod specs;
 
 pub use specs::specs;
 
-use super::{ErrorCode, ToolCall, ToolError, ToolFuture, ToolGroup, ToolResult, arg_str};
+use super::{ErrorCode, ToolCall, ToolError, ToolGroup, ToolResult, ToolWork, arg_str};
 use crate::actors::backend_pool::{self, BackendPool};
 use crate::backend::encode::path_segment;
 use crate::backend::{BackendCall, Target};
@@ -145,7 +145,7 @@ impl MlTools {
 }
 
 impl ToolGroup for MlTools {
-    fn call(&mut self, call: ToolCall) -> ToolFuture {
+    fn call(&mut self, call: ToolCall) -> ToolWork {
         super::boxed(self.clone().run(call.tool.name, call.args))
     }
 }
