@@ -131,7 +131,7 @@ impl Router {
     ) {
         let Request { id, params, .. } = req;
         let params = match params {
-            Some(Params::ToolCall(params)) => params,
+            Some(Params::ToolCall(params)) => *params,
             // Array params: nothing to read a name from.
             _ => CallParams::default(),
         };

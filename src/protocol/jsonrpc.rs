@@ -409,7 +409,7 @@ mod tests {
             arguments: Some(json!({"a": [1]})),
             meta: Some(Value::Null),
         };
-        assert_eq!(req.params, Some(Params::ToolCall(want)));
+        assert_eq!(req.params, Some(Params::ToolCall(Box::new(want))));
         assert_eq!(req.param("arguments"), Some(&json!({"a": [1]})));
         assert_eq!(req.meta(), None);
     }

@@ -14,7 +14,7 @@ use std::fmt;
 pub enum Params {
     Json(Value),
     /// `tools/call`'s object, as the members the daemon reads.
-    ToolCall(CallParams),
+    ToolCall(Box<CallParams>),
 }
 
 /// The members of a `tools/call` params object; a member given as `null` is `Some(Null)`.
@@ -31,7 +31,7 @@ impl Params {
     pub fn into_value(self) -> Value {
         match self {
             Params::Json(v) => v,
-            Params::ToolCall(c) => Value::Object(members(c, Map::new())),
+            Params::ToolCall(c) => Value::Object(members(*c, Map::new())),
         }
     }
 }
@@ -52,23 +52,36 @@ fn members(call: CallParams, mut obj: Map<String, Value>) -> Map<String, Value> 
 }
 
 /// `params` as the line holds it, before the method is known (members come in any order).
+/// Small, and a request small with it: both are moved several times on their way.
 pub(super) enum RawParams {
-    /// An object: the three members `tools/call` reads, and the others.
-    Object {
-        call: CallParams,
-        rest: Map<String, Value>,
-    },
-    /// Anything else (an array; a scalar, which the caller refuses).
-    Other(Value),
+    /// An object with no members but the three `tools/call` reads.
+    Members(Box<CallParams>),
+    /// Anything else: an object with other members, an array, a scalar (which the caller
+    /// refuses).
+    Json(Value),
 }
 
 impl RawParams {
     /// The params for a request to `tools/call` (`tool_call`) or to another method.
     pub(super) fn into_params(self, tool_call: bool) -> Params {
         match self {
-            RawParams::Object { call, .. } if tool_call => Params::ToolCall(call),
-            RawParams::Object { call, rest } => Params::Json(Value::Object(members(call, rest))),
-            RawParams::Other(v) => Params::Json(v),
+            RawParams::Members(call) if tool_call => Params::ToolCall(call),
+            RawParams::Members(call) => Params::Json(Value::Object(members(*call, Map::new()))),
+            RawParams::Json(Value::Object(obj)) if tool_call => {
+                Params::ToolCall(Box::new(CallParams::from_object(obj)))
+            }
+            RawParams::Json(v) => Params::Json(v),
+        }
+    }
+}
+
+impl CallParams {
+    /// The three members of an object that has others too.
+    fn from_object(mut obj: Map<String, Value>) -> CallParams {
+        CallParams {
+            name: obj.remove("name"),
+            arguments: obj.remove("arguments"),
+            meta: obj.remove("_meta"),
         }
     }
 }
@@ -102,7 +115,11 @@ impl<'de> Visitor<'de> for RawParamsVisitor {
                 }
             }
         }
-        Ok(RawParams::Object { call, rest })
+        if rest.is_empty() && call != CallParams::default() {
+            Ok(RawParams::Members(Box::new(call)))
+        } else {
+            Ok(RawParams::Json(Value::Object(members(call, rest))))
+        }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawParams, A::Error> {
@@ -110,33 +127,33 @@ impl<'de> Visitor<'de> for RawParamsVisitor {
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok(RawParams::Other(Value::Array(items)))
+        Ok(RawParams::Json(Value::Array(items)))
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawParams, E> {
-        Ok(RawParams::Other(Value::Bool(v)))
+        Ok(RawParams::Json(Value::Bool(v)))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawParams, E> {
-        Ok(RawParams::Other(v.into()))
+        Ok(RawParams::Json(v.into()))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawParams, E> {
-        Ok(RawParams::Other(v.into()))
+        Ok(RawParams::Json(v.into()))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawParams, E> {
-        Ok(RawParams::Other(
+        Ok(RawParams::Json(
             Number::from_f64(v).map_or(Value::Null, Value::Number),
         ))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<RawParams, E> {
-        Ok(RawParams::Other(v.into()))
+        Ok(RawParams::Json(v.into()))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<RawParams, E> {
-        Ok(RawParams::Other(Value::Null))
+        Ok(RawParams::Json(Value::Null))
     }
 }
 
@@ -210,7 +227,7 @@ mod tests {
             arguments: Some(json!("{}")),
             meta: Some(Value::Null),
         };
-        assert_eq!(params, Params::ToolCall(want));
+        assert_eq!(params, Params::ToolCall(Box::new(want)));
         assert_eq!(
             params.into_value(),
             json!({"name": "t", "arguments": "{}", "_meta": null})
