@@ -172,9 +172,7 @@ impl Router {
             Err(err) => {
                 let outcome = Err(err);
                 if let Some(t) = &telemetry {
-                    let elapsed = record.started.elapsed();
                     t.tool_done(record, Some(&outcome));
-                    t.method_done("tools/call", elapsed, true);
                 }
                 return reply.send(Some(Ok(tool_reply(&outcome, era))));
             }
@@ -186,9 +184,7 @@ impl Router {
             reply.send(outcome.as_ref().map(|o| Ok(tool_reply(o, era))));
             if let Some(t) = telemetry {
                 notes.copy_into(&mut record.extra);
-                let elapsed = record.started.elapsed();
                 t.tool_done(record, outcome.as_ref());
-                t.method_done("tools/call", elapsed, outcome.is_some());
             }
         });
         // Looked up again rather than cloned: a `Recipient` clone allocates.

@@ -260,14 +260,18 @@ impl WorkerTelemetry {
         metrics::lock(&self.metrics).record_method(method, elapsed, ok);
     }
 
-    /// A `tools/call` finished: metrics, a span, and a `tool_failure` audit event for a
-    /// failed result. `None`: no result (cancelled, or the worker is stopping).
+    /// A `tools/call` finished: metrics (the tool's and the `tools/call` method's, answered
+    /// unless cancelled), a span, and a `tool_failure` audit event for a failed result. `None`: no result (cancelled, or the worker is stopping).
     /// Rate-limited calls and approval requests have their own events (`rate_limited`,
     /// `approval_requested`), so they add no `tool_failure`.
     pub fn tool_done(&self, record: CallRecord, outcome: Option<&CallOutcome>) {
         let elapsed = record.started.elapsed();
         let ok = matches!(outcome, Some(Ok(_)));
-        metrics::lock(&self.metrics).record_tool(record.known, elapsed, ok);
+        {
+            let mut metrics = metrics::lock(&self.metrics);
+            metrics.record_tool(record.known, elapsed, ok);
+            metrics.record_method("tools/call", elapsed, outcome.is_some());
+        }
         let error_code = match outcome {
             Some(Ok(_)) => None,
             Some(Err(e)) => Some(e.code.as_str()),
