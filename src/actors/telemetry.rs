@@ -261,7 +261,8 @@ impl WorkerTelemetry {
     }
 
     /// A `tools/call` finished: metrics (the tool's and the `tools/call` method's, answered
-    /// unless cancelled), a span, and a `tool_failure` audit event for a failed result. `None`: no result (cancelled, or the worker is stopping).
+    /// unless cancelled), a span, and a `tool_failure` audit event for a failed result.
+    /// `None`: no result (cancelled, or the worker is stopping).
     /// Rate-limited calls and approval requests have their own events (`rate_limited`,
     /// `approval_requested`), so they add no `tool_failure`.
     pub fn tool_done(&self, record: CallRecord, outcome: Option<&CallOutcome>) {
