@@ -17,7 +17,7 @@ use crate::telemetry::AuditEvent;
 use crate::telemetry::span::SpanExtra;
 use crate::tools::error::encode_call_result;
 use crate::tools::{CallContext, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError};
-use actix::{Actor, AsyncContext, Context, Handler, ResponseFuture};
+use actix::{Actor, AsyncContext, Context, Handler, Recipient, ResponseFuture};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -167,7 +167,7 @@ impl Router {
             notes: notes.clone(),
         };
         let telemetry = self.telemetry.clone();
-        let call = match self.start_tool(&name, params.arguments, ctx, &mut record) {
+        let (group, call) = match self.start_tool(&name, params.arguments, ctx, &mut record) {
             Ok(started) => started,
             Err(err) => {
                 let outcome = Err(err);
@@ -187,14 +187,11 @@ impl Router {
                 t.tool_done(record, outcome.as_ref());
             }
         });
-        // Looked up again rather than cloned: a `Recipient` clone allocates.
-        if let Some(group) = self.groups.get(&call.tool.group) {
-            group.do_send(RunTool {
-                call,
-                cancel,
-                reply: done,
-            });
-        }
+        group.do_send(RunTool {
+            call,
+            cancel,
+            reply: done,
+        });
     }
 
     /// Looks the tool up, applies the rate limit and validates the arguments: the call and
@@ -205,7 +202,7 @@ impl Router {
         arguments: Option<Value>,
         ctx: CallContext,
         record: &mut CallRecord,
-    ) -> Result<ToolCall, ToolError> {
+    ) -> Result<(&Recipient<RunTool>, ToolCall), ToolError> {
         let Some(tool) = self.shared.catalog.get(name) else {
             record.unknown_tool(name);
             return Err(ToolError::new(
@@ -238,7 +235,8 @@ impl Router {
         record.method = args.get("method").and_then(Value::as_str).map(String::from);
         schema::validate(&tool.input_schema, &args).map_err(invalid)?;
         match self.groups.get(&tool.group) {
-            Some(_) => Ok(ToolCall { tool, args, ctx }),
+            // Borrowed, not cloned: a `Recipient` clone allocates.
+            Some(group) => Ok((group, ToolCall { tool, args, ctx })),
             None => Err(ToolError::new(
                 ErrorCode::UnknownTool,
                 format!("the {} group is not available", tool.group.as_str()),
