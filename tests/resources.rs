@@ -304,6 +304,12 @@ fn capabilities_and_instructions_name_resources_and_prompts() {
     );
     assert_eq!(caps["prompts"], json!({"listChanged": false}));
     assert_eq!(caps["completions"], json!({}));
+    // What a stateless client is offered: no subscriptions, which need a legacy session.
+    let discovered = c.call("server/discover", json!({}));
+    assert_eq!(
+        discovered["result"]["capabilities"]["resources"],
+        json!({"subscribe": false, "listChanged": false})
+    );
     let i = c.call_tool("ide_agents_server_instructions", json!({}));
     let s = &i["structuredContent"];
     assert!(

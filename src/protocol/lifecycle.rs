@@ -20,11 +20,13 @@ pub struct ServerInfo {
     pub instructions: &'static str,
 }
 
-/// The capabilities this server implements (the same in both eras).
-pub fn capabilities() -> Value {
+/// The capabilities this server implements in a legacy session (`subscriptions`) or for
+/// stateless requests: subscribing needs a session, and the resource list's change
+/// notification only reaches subscribers, so neither is offered without one.
+pub fn capabilities(subscriptions: bool) -> Value {
     json!({
         "tools": {"listChanged": true},
-        "resources": {"subscribe": true, "listChanged": true},
+        "resources": {"subscribe": subscriptions, "listChanged": subscriptions},
         // The six prompts are fixed (a prompts dir overrides texts, not the list), so the
         // list never changes.
         "prompts": {"listChanged": false},
@@ -36,7 +38,7 @@ pub fn capabilities() -> Value {
 pub fn initialize_result(info: &ServerInfo, requested: Option<&str>) -> Value {
     json!({
         "protocolVersion": version::negotiate_legacy(requested),
-        "capabilities": capabilities(),
+        "capabilities": capabilities(true),
         "serverInfo": {"name": info.name, "version": info.version},
         "instructions": info.instructions,
     })
@@ -70,7 +72,7 @@ pub fn modern_result_suffix() -> &'static [u8] {
 pub fn discover_result(info: &ServerInfo) -> Value {
     json!({
         "supportedVersions": version::supported_versions().collect::<Vec<_>>(),
-        "capabilities": capabilities(),
+        "capabilities": capabilities(false),
         "serverInfo": {"name": info.name, "version": info.version},
         "instructions": info.instructions,
         "ttlMs": DISCOVER_TTL_MS,
@@ -125,6 +127,10 @@ mod tests {
         assert_eq!(r["ttlMs"], DISCOVER_TTL_MS);
         assert_eq!(r["cacheScope"], "private");
         assert_eq!(r["_meta"][SERVER_INFO_META_KEY]["name"], "ide-agentsd");
+        // Stateless requests cannot subscribe (resources/subscribe needs a legacy session).
+        assert_eq!(r["capabilities"]["resources"]["subscribe"], false);
+        assert_eq!(r["capabilities"]["resources"]["listChanged"], false);
+        assert_eq!(r["capabilities"]["tools"]["listChanged"], true);
     }
 
     #[test]
