@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Client, daemon};
+use common::{Backend, Client, daemon, daemon_for};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
@@ -104,6 +104,69 @@ fn modern_requests_need_no_handshake_and_unsupported_versions_get_32022() {
     assert_eq!(r["error"]["data"]["supported"][0], "2026-07-28");
     // The connection stays usable and still unininitialized for legacy requests.
     assert_eq!(c.call("tools/list", json!({}))["error"]["code"], -32600);
+}
+
+#[test]
+fn requests_served_in_any_state_check_the_meta_version_too() {
+    let d = daemon().start();
+    let mut c = d.client();
+    let unsupported = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2030-01-01"}});
+    for method in ["ping", "initialize"] {
+        let r = c.call(method, unsupported.clone());
+        assert_eq!(r["error"]["code"], -32022, "{method}: {r}");
+        assert_eq!(r["error"]["data"]["requested"], "2030-01-01");
+    }
+    // Discovery is how a client learns the versions, so it always answers.
+    let r = c.call("server/discover", unsupported);
+    assert_eq!(r["result"]["supportedVersions"][0], "2026-07-28");
+    // The refused initialize left the session uninitialized; a supported version is served.
+    let modern = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
+    assert_eq!(c.call("ping", modern)["result"], json!({}));
+    let r = c.call("initialize", json!({"protocolVersion": "2025-06-18"}));
+    assert_eq!(r["result"]["protocolVersion"], "2025-06-18");
+}
+
+#[test]
+fn an_id_in_flight_is_refused_whichever_method_reuses_it() {
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    backend.faults(json!({"hang": true, "paths": ["/documentation"]}));
+    let mut c = d.initialized_client();
+    c.request(
+        json!(7),
+        "tools/call",
+        json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "x"}}),
+    );
+    backend.wait_for("the call to reach the backend", |s| {
+        s["in_flight"].as_u64() == Some(1)
+    });
+    for (method, params) in [
+        ("ping", json!({})),
+        ("server/discover", json!({})),
+        ("initialize", json!({"protocolVersion": "2025-06-18"})),
+        ("logging/setLevel", json!({"level": "info"})),
+        (
+            "resources/subscribe",
+            json!({"uri": "ide-agents://build.logs"}),
+        ),
+        ("tools/list", json!({})),
+    ] {
+        c.request(json!(7), method, params);
+        let r = c.read().unwrap();
+        assert_eq!(r["id"], 7, "{method}: {r}");
+        assert_eq!(r["error"]["code"], -32600, "{method}: {r}");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already in flight"),
+            "{method}: {r}"
+        );
+    }
+    // Other ids are served as usual while 7 is in flight.
+    assert_eq!(c.call("ping", json!({}))["result"], json!({}));
 }
 
 #[test]

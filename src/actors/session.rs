@@ -15,7 +15,7 @@ use crate::protocol::jsonrpc::{
     self, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
 };
 use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
-use crate::protocol::version::{Era, era_of};
+use crate::protocol::version::{Era, check_meta_version, era_of};
 use crate::shared::Shared;
 use crate::tools::core::SUMMARY;
 use actix::prelude::*;
@@ -172,13 +172,25 @@ impl Session {
     }
 
     fn on_request(&mut self, req: Request, ctx: &mut Context<Self>) {
+        // One rule for every method: a second answer under an id still in flight could be
+        // taken for the first request's.
+        if self.in_flight.contains_key(&req.id) {
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                "a request with this id is already in flight",
+            );
+            return self.send_error(Some(&req.id), &e);
+        }
         match req.method.as_str() {
             "initialize" => {
-                let result = self.initialize(&req);
+                let result = check_meta_version(&req).and_then(|_| self.initialize(&req));
                 self.respond(&req.id, result, None);
             }
             // Liveness and discovery are answered in any state, so probing clients never stall.
-            "ping" => self.respond(&req.id, Ok(Reply::Value(json!({}))), None),
+            "ping" => {
+                let result = check_meta_version(&req).map(|_| Reply::Value(json!({})));
+                self.respond(&req.id, result, None);
+            }
             "server/discover" => {
                 let result = lifecycle::discover_result(&SERVER_INFO);
                 self.respond(&req.id, Ok(Reply::Value(result)), None);
@@ -224,13 +236,6 @@ impl Session {
     /// Hands an application request to this worker's router and answers when it completes.
     fn dispatch(&mut self, request: Request, era: Era, ctx: &mut Context<Self>) {
         let id = request.id.clone();
-        if self.in_flight.contains_key(&id) {
-            let e = RpcError::new(
-                INVALID_REQUEST,
-                "a request with this id is already in flight",
-            );
-            return self.send_error(Some(&id), &e);
-        }
         // Dropping `cancel` (the request is cancelled, or the session stops) tells the tool
         // to drop its work; only a tool's work can be cancelled.
         let (cancel, cancelled) = match request.method.as_str() {

@@ -59,15 +59,22 @@ pub fn negotiate_legacy(requested: Option<&str>) -> &'static str {
 /// A `_meta` version of 2026-07-28 is served statelessly; a legacy version in `_meta` is served
 /// under the legacy rules (so it needs the handshake); anything else is `-32022`.
 pub fn era_of(req: &Request, negotiated: Option<&'static str>) -> Result<Era, RpcError> {
-    let requested = req.meta().and_then(|m| m.get(META_VERSION_KEY));
-    match requested {
-        Some(v) => match v.as_str() {
-            Some(MODERN_VERSION) => Ok(Era::Modern),
-            Some(legacy) if LEGACY_VERSIONS.contains(&legacy) => legacy_era(negotiated),
-            _ => Err(unsupported(v)),
-        },
-        None => legacy_era(negotiated),
+    match check_meta_version(req)? {
+        Some(MODERN_VERSION) => Ok(Era::Modern),
+        _ => legacy_era(negotiated),
     }
+}
+
+/// The version a request names in `_meta`, if any; `-32022` when it is not one this server
+/// speaks. Requests served in any state (`ping`, `initialize`) check it too.
+pub fn check_meta_version(req: &Request) -> Result<Option<&'static str>, RpcError> {
+    let Some(requested) = req.meta().and_then(|m| m.get(META_VERSION_KEY)) else {
+        return Ok(None);
+    };
+    let known = requested
+        .as_str()
+        .and_then(|v| SUPPORTED_VERSIONS.into_iter().find(|s| *s == v));
+    known.map(Some).ok_or_else(|| unsupported(requested))
 }
 
 fn legacy_era(negotiated: Option<&'static str>) -> Result<Era, RpcError> {
