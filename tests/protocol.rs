@@ -107,6 +107,32 @@ fn modern_requests_need_no_handshake_and_unsupported_versions_get_32022() {
 }
 
 #[test]
+fn json_the_parser_cannot_hold_is_read_as_meant_or_answered_to_its_id() {
+    let d = daemon().start();
+    let mut c = d.initialized_client();
+    // Editor text cut inside an emoji, as JavaScript's JSON.stringify writes it.
+    c.send_raw(
+        r#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"ide_agents_command","arguments":{"method":"explain","command":"review \ud83d"}}}"#,
+    );
+    let r = c.read().unwrap();
+    assert_eq!(r["id"], 42, "{r}");
+    assert_eq!(r["result"]["isError"], false, "{r}");
+    c.send_raw("\u{feff}{\"jsonrpc\":\"2.0\",\"id\":43,\"method\":\"ping\"}");
+    assert_eq!(
+        c.read().unwrap(),
+        json!({"jsonrpc": "2.0", "id": 43, "result": {}})
+    );
+    // Valid JSON beyond f64: refused, but to the request that sent it.
+    c.send_raw(r#"{"jsonrpc":"2.0","id":44,"method":"tools/list","params":{"n":1e400}}"#);
+    let r = c.read().unwrap();
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (json!(44), json!(-32700)),
+        "{r}"
+    );
+}
+
+#[test]
 fn requests_served_in_any_state_check_the_meta_version_too() {
     let d = daemon().start();
     let mut c = d.client();

@@ -1,6 +1,7 @@
 //! JSON-RPC 2.0 messages: decoding a line into a request, notification or response,
 //! and encoding responses and errors.
 
+use super::salvage;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -183,16 +184,15 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
     <&RawValue>::deserialize(d).map(Some)
 }
 
-/// The id in its JSON text; `None` when it is neither a string nor a number.
-fn request_id(raw: &RawValue) -> Option<RequestId> {
-    let text = raw.get();
+/// The id from its JSON text; `None` when it is neither a string nor a number.
+fn request_id(text: &str) -> Option<RequestId> {
     let bytes = text.as_bytes();
     // Plain integers short enough to fit are most ids; the rest take the general parse.
     if !bytes.is_empty() && bytes.len() <= 18 && bytes.iter().all(u8::is_ascii_digit) {
         return text.parse().ok().map(RequestId::Number);
     }
     match bytes.first() {
-        Some(b'"' | b'-' | b'0'..=b'9') => RequestId::from_value(&serde_json::from_str(text).ok()?),
+        Some(b'"' | b'-' | b'0'..=b'9') => RequestId::from_value(&from_scalar_text(text)?),
         _ => None,
     }
 }
@@ -206,8 +206,16 @@ fn string_field(raw: &RawValue) -> Option<String> {
     // Valid JSON already: a string without escapes is its text between the quotes.
     match text.get(1..text.len() - 1) {
         Some(plain) if !plain.contains('\\') => Some(plain.to_string()),
-        _ => serde_json::from_str(text).ok(),
+        _ => from_scalar_text(text),
     }
+}
+
+/// A string or number from its JSON text; a string with a lone surrogate escape is read
+/// with the replacement character in its place (`salvage::repair`).
+fn from_scalar_text<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+    serde_json::from_str(text)
+        .ok()
+        .or_else(|| serde_json::from_str(&salvage::repair(text)?).ok())
 }
 
 fn is_version_2(raw: &RawValue) -> bool {
@@ -236,14 +244,20 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
     };
     let raw: RawMessage = match parsed {
         Ok(raw) => raw,
-        Err(e) => return Err(explain_undecodable(line, e)),
+        Err(e) => {
+            // Once: what `repair` writes has nothing left to repair.
+            if let Some(repaired) = salvage::repair(text) {
+                return decode(repaired.as_bytes());
+            }
+            return Err(explain_undecodable(text, e));
+        }
     };
     let method = raw.method.map(string_field);
     let tool_call = raw.id.is_some() && matches!(&method, Some(Some(m)) if m == "tools/call");
     let params = raw.params.map(|p| p.into_params(tool_call));
     let id = match raw.id {
         None => None,
-        Some(v) => match request_id(v) {
+        Some(v) => match request_id(v.get()) {
             Some(id) => Some(id),
             None => return Err(invalid(None, "id must be a string or a number")),
         },
@@ -281,10 +295,12 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
 }
 
 /// Tells invalid JSON (-32700) from valid JSON that is not a JSON-RPC message (-32600).
-fn explain_undecodable(line: &[u8], shape_error: serde_json::Error) -> DecodeError {
-    match serde_json::from_slice::<Value>(line) {
+/// JSON by the grammar that the parser cannot hold (a number beyond `f64`, nesting too deep)
+/// is a parse error too, answered to the request's id when it can be read.
+fn explain_undecodable(text: &str, shape_error: serde_json::Error) -> DecodeError {
+    match serde_json::from_str::<Value>(text) {
         Err(e) => DecodeError {
-            id: None,
+            id: salvage::readable_id(text).and_then(request_id),
             error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
         },
         Ok(v) if !v.is_object() => invalid(None, "a message must be a JSON object"),
@@ -435,15 +451,54 @@ mod tests {
     }
 
     #[test]
-    fn a_number_too_large_anywhere_in_params_is_a_parse_error() {
+    fn a_number_too_large_anywhere_in_params_is_a_parse_error_answered_to_its_id() {
         for params in [
             r#"{"name":"t","arguments":{"n":1e400}}"#,
             r#"{"name":"t","x":1e400}"#,
         ] {
             let line =
                 format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#);
-            assert_eq!(err_code(&line), (None, PARSE_ERROR), "{line}");
+            assert_eq!(
+                err_code(&line),
+                (Some(RequestId::Number(1)), PARSE_ERROR),
+                "{line}"
+            );
         }
+        // Invalid JSON has no id to answer to, even where one is written.
+        let broken = r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"n":1e400}"#;
+        assert_eq!(err_code(broken), (None, PARSE_ERROR));
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_parser_goes_is_answered_to_its_id() {
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":"d","method":"tools/call","params":{{"name":"t","arguments":{{"a":{}{}}}}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(
+            err_code(&deep),
+            (Some(RequestId::Str("d".into())), PARSE_ERROR)
+        );
+    }
+
+    #[test]
+    fn lone_surrogates_and_a_byte_order_mark_are_read_as_the_client_meant() {
+        let cut = request(
+            r#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"t","arguments":{"command":"review \ud83d"}}}"#,
+        );
+        assert_eq!(cut.id, RequestId::Number(42));
+        assert_eq!(
+            cut.param("arguments"),
+            Some(&json!({"command": "review \u{fffd}"}))
+        );
+        let low = request(r#"{"jsonrpc":"2.0","id":"\udc00","method":"ping"}"#);
+        assert_eq!(low.id, RequestId::Str("\u{fffd}".into()));
+        let bom = request("\u{feff}{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}");
+        assert_eq!(
+            (bom.id, bom.method.as_str()),
+            (RequestId::Number(3), "ping")
+        );
     }
 
     #[test]

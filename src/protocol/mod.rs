@@ -9,5 +9,6 @@ pub mod json_text;
 pub mod jsonrpc;
 pub mod lifecycle;
 pub mod params;
+pub mod salvage;
 pub mod schema;
 pub mod version;
