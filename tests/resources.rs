@@ -350,3 +350,113 @@ fn kb_names_complete_by_prefix() {
     );
     assert_eq!(bad["error"]["code"], -32602);
 }
+
+#[test]
+fn snippets_of_any_file_name_are_listed_as_uris_and_read_in_either_spelling() {
+    let d = daemon_with_content(&[]);
+    std::fs::write(kb(&d).join("with space.md"), "spaced\n").unwrap();
+    std::fs::write(kb(&d).join("héllo.md"), "accented\n").unwrap();
+    std::fs::write(kb(&d).join("bin.md"), b"ok \xff\xfe bad").unwrap();
+    std::fs::write(kb(&d).join("line\nbreak.md"), "no\n").unwrap();
+    let mut c = d.client();
+    let (all, _) = list_all(&mut c, true);
+    let listed: Vec<(&str, &str)> = all
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["uri"].as_str().unwrap()))
+        .collect();
+    for entry in [
+        (
+            "kb.snippet/with space",
+            "ide-agents://kb.snippet/with%20space",
+        ),
+        ("kb.snippet/héllo", "ide-agents://kb.snippet/h%C3%A9llo"),
+        ("kb.snippet/bin", "ide-agents://kb.snippet/bin"),
+    ] {
+        assert!(listed.contains(&entry), "{entry:?} not in {listed:?}");
+    }
+    // A control character would break the URI and the index: such a file is not served.
+    assert!(!listed.iter().any(|(n, _)| n.contains('\n')), "{listed:?}");
+    for uri in [
+        "ide-agents://kb.snippet/with%20space",
+        "ide-agents://kb.snippet/with space",
+        "ide-agents://kb.snippet/with%20space.md",
+    ] {
+        assert_eq!(read_text(&mut c, uri), "spaced\n", "{uri}");
+    }
+    assert_eq!(
+        read_text(&mut c, "ide-agents://kb.snippet/h%C3%A9llo"),
+        "accented\n"
+    );
+    // Bytes that are not UTF-8 read as U+FFFD, in both forms.
+    assert_eq!(
+        read_text(&mut c, "ide-agents://kb.snippet/bin"),
+        "ok \u{fffd}\u{fffd} bad"
+    );
+    let tool = c.call_tool(
+        "ide_agents_resource",
+        json!({"method": "get", "name": "kb.snippet/bin"}),
+    );
+    assert_eq!(
+        tool["structuredContent"]["content"], "ok \u{fffd}\u{fffd} bad",
+        "{tool}"
+    );
+    let index = read_text(&mut c, "ide-agents://kb.snippet");
+    assert!(
+        index.contains("- [with space](ide-agents://kb.snippet/with%20space)"),
+        "{index}"
+    );
+    // Traversal spelled encoded is still traversal.
+    let r = c.call_modern(
+        "resources/read",
+        json!({"uri": "ide-agents://kb.snippet/%2e%2e%2fsecret"}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+}
+
+#[test]
+fn a_snippet_subscribed_under_its_md_name_is_notified_under_that_name() {
+    let d = daemon_with_content(&[]);
+    let mut watcher = d.initialized_client();
+    let alias = "ide-agents://kb.snippet/intro.md";
+    let r = watcher.call("resources/subscribe", json!({"uri": alias}));
+    assert_eq!(r["result"], json!({}), "{r}");
+    std::fs::write(kb(&d).join("intro.md"), "# Intro\n\nChanged.\n").unwrap();
+    let n = wait_for_notification(&mut watcher, "notifications/resources/updated");
+    assert_eq!(n["params"]["uri"], alias);
+    // Unsubscribing under the other spelling ends the same subscription.
+    let r = watcher.call(
+        "resources/unsubscribe",
+        json!({"uri": "ide-agents://kb.snippet/intro"}),
+    );
+    assert_eq!(r["result"], json!({}), "{r}");
+}
+
+#[test]
+fn a_fifo_as_build_log_or_prompt_override_is_not_opened_and_blocks_no_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("prompts")).unwrap();
+    for fifo in ["build.log", "prompts/diff_review.md"] {
+        let path = std::ffi::CString::new(dir.path().join(fifo).to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "{fifo}");
+    }
+    // One worker: a read that blocked would stall every connection.
+    let d = daemon()
+        .dir(dir)
+        .env("IDE_AGENTS_WORKERS", "1")
+        .env("IDE_AGENTS_BUILD_LOG", "build.log")
+        .env("IDE_AGENTS_PROMPTS_DIR", "prompts")
+        .start();
+    let mut c = d.client();
+    let log = read_text(&mut c, "ide-agents://build.logs");
+    assert!(log.contains("not a regular file"), "{log}");
+    let r = c.call_modern(
+        "prompts/get",
+        json!({"name": "diff_review", "arguments": {"diff": "+x"}}),
+    );
+    let text = r["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("+x"), "the built-in text, rendered: {r}");
+    assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
+}

@@ -26,7 +26,9 @@ const PURGE_EVERY: u32 = 10;
 struct Watched {
     target: Target,
     fingerprint: Value,
-    sessions: HashMap<u64, Recipient<Notify>>,
+    /// Each subscriber, with the URI as it wrote it (`…/intro.md` and `…/intro` name one
+    /// snippet): a client is told about the URI it subscribed to.
+    sessions: HashMap<u64, (Recipient<Notify>, String)>,
 }
 
 pub struct CacheActor {
@@ -58,7 +60,7 @@ impl CacheActor {
         let cache = &self.shared.cache;
         self.watched.retain(|uri, w| {
             // Sessions that closed are dropped here rather than told on their way out.
-            w.sessions.retain(|_, r| r.connected());
+            w.sessions.retain(|_, (r, _)| r.connected());
             if w.sessions.is_empty() {
                 return false;
             }
@@ -70,10 +72,10 @@ impl CacheActor {
                     "resource {uri} changed; telling {} session(s)",
                     w.sessions.len()
                 );
-                for r in w.sessions.values() {
+                for (r, as_subscribed) in w.sessions.values() {
                     r.do_send(Notify {
                         method: "notifications/resources/updated",
-                        params: json!({"uri": uri}),
+                        params: json!({"uri": as_subscribed}),
                     });
                 }
             }
@@ -92,7 +94,7 @@ impl CacheActor {
         self.kb_dir = now;
         let mut told = std::collections::HashSet::new();
         for w in self.watched.values() {
-            for (session, r) in &w.sessions {
+            for (session, (r, _)) in &w.sessions {
                 if told.insert(*session) {
                     r.do_send(Notify {
                         method: "notifications/resources/list_changed",
@@ -118,6 +120,8 @@ impl Actor for CacheActor {
 #[rtype(result = "()")]
 pub struct Subscribe {
     pub session: u64,
+    /// As the client wrote it.
+    pub uri: String,
     pub target: Target,
     pub fingerprint: Value,
     pub notify: Recipient<Notify>,
@@ -135,7 +139,7 @@ impl Handler<Subscribe> for CacheActor {
                 fingerprint: msg.fingerprint,
                 sessions: HashMap::new(),
             });
-        watched.sessions.insert(msg.session, msg.notify);
+        watched.sessions.insert(msg.session, (msg.notify, msg.uri));
     }
 }
 
@@ -143,6 +147,7 @@ impl Handler<Subscribe> for CacheActor {
 #[rtype(result = "()")]
 pub struct Unsubscribe {
     pub session: u64,
+    /// The resource's own URI (`Target::uri`), whichever spelling the client used.
     pub uri: String,
 }
 

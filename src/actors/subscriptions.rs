@@ -34,20 +34,25 @@ pub fn handle(
             "subscriptions are not available: the cache actor is not running",
         ));
     };
+    // As resources/read takes them: a full URI, a snippet with or without `.md`, encoded
+    // or not.
+    let target = uri
+        .starts_with(resources::SCHEME)
+        .then(|| Target::parse(uri))
+        .flatten();
     if req.method == "resources/unsubscribe" {
         actor.do_send(Unsubscribe {
             session,
-            uri: uri.to_string(),
+            uri: target.map_or_else(|| uri.to_string(), |t| t.uri()),
         });
         return Ok(Reply::Value(json!({})));
     }
-    let target = Target::parse(uri)
-        .filter(|t| t.uri() == uri)
-        .ok_or_else(|| not_found(uri, era))?;
+    let target = target.ok_or_else(|| not_found(uri, era))?;
     let fingerprint =
         resources::fingerprint(&shared.config, &target).map_err(|_| not_found(uri, era))?;
     actor.do_send(Subscribe {
         session,
+        uri: uri.to_string(),
         target,
         fingerprint,
         notify,

@@ -133,7 +133,7 @@ async fn template(cache: &Cache, config: &Config, def: &'static PromptDef) -> Ca
             let text = path
                 .as_ref()
                 .filter(|_| !fp.is_null())
-                .and_then(|p| match std::fs::read_to_string(p) {
+                .and_then(|p| match crate::resources::regular_file::read_text(p) {
                     Ok(t) => Some(t),
                     Err(e) => {
                         log::warn!("prompt override {} unreadable: {e}", p.display());

@@ -10,14 +10,16 @@ pub struct Refused(pub String);
 
 /// Checks the spelling of a name: one path component, no leading dot.
 pub fn check_name(name: &str) -> Result<(), Refused> {
+    // Control characters (a newline, say) would break the URI and the index's markdown.
     let bad = name.is_empty()
         || name.starts_with('.')
-        || name.contains(['/', '\\', '\0'])
+        || name.contains(['/', '\\'])
+        || name.contains(char::is_control)
         || name.len() > 255;
     if bad {
         return Err(Refused(format!(
             "{name:?} is not a snippet name: use a file name from the kb directory, without \
-             path separators or a leading dot"
+             path separators, control characters or a leading dot"
         )));
     }
     Ok(())

@@ -7,6 +7,8 @@
 
 pub mod confine;
 pub mod graph;
+pub mod percent;
+pub mod regular_file;
 
 use crate::cache::{Cache, Cached, Kind};
 use crate::config::Config;
@@ -34,21 +36,27 @@ pub enum Target {
 
 impl Target {
     /// Accepts a full URI (`ide-agents://kb.snippet/intro`) or a bare name (`kb.snippet/intro`).
+    /// A snippet name may be percent-encoded (`with%20space`) or not (`with space`).
     pub fn parse(uri_or_name: &str) -> Option<Target> {
         let name = uri_or_name.strip_prefix(SCHEME).unwrap_or(uri_or_name);
         match name {
             REPO_GRAPH => Some(Target::RepoGraph),
             BUILD_LOGS => Some(Target::BuildLogs),
             KB_INDEX => Some(Target::KbIndex),
-            other => other
-                .strip_prefix("kb.snippet/")
-                .map(|n| Target::Kb(n.strip_suffix(KB_EXT).unwrap_or(n).to_string())),
+            other => other.strip_prefix("kb.snippet/").map(|n| {
+                let n = percent::decode(n);
+                Target::Kb(
+                    n.strip_suffix(KB_EXT)
+                        .map_or_else(|| n.clone(), str::to_string),
+                )
+            }),
         }
     }
 
+    /// The resource's name as people read it: a snippet's file name is not encoded.
     pub fn name(&self) -> String {
         let mut name = String::new();
-        self.push_name(&mut name);
+        self.push_name(&mut name, false);
         name
     }
 
@@ -56,18 +64,22 @@ impl Target {
     pub fn uri(&self) -> String {
         let mut uri = String::with_capacity(SCHEME.len() + 32);
         uri.push_str(SCHEME);
-        self.push_name(&mut uri);
+        self.push_name(&mut uri, true);
         uri
     }
 
-    fn push_name(&self, out: &mut String) {
+    fn push_name(&self, out: &mut String, encoded: bool) {
         match self {
             Target::RepoGraph => out.push_str(REPO_GRAPH),
             Target::BuildLogs => out.push_str(BUILD_LOGS),
             Target::KbIndex => out.push_str(KB_INDEX),
             Target::Kb(n) => {
                 out.push_str("kb.snippet/");
-                out.push_str(n);
+                if encoded {
+                    percent::push_encoded(out, n);
+                } else {
+                    out.push_str(n);
+                }
             }
         }
     }
@@ -274,8 +286,8 @@ fn load_text(config: &Config, target: &Target) -> Result<String, ResourceError> 
         Target::KbIndex => Ok(kb_index(config)),
         Target::Kb(name) => {
             let path = kb_path(config, name)?;
-            std::fs::read_to_string(&path).map_err(|e| {
-                ResourceError::Unreadable(format!("cannot read {}: {e}", path.display()))
+            regular_file::read_text(&path).map_err(|e| {
+                ResourceError::Unreadable(format!("cannot read snippet {name:?}: {e}"))
             })
         }
     }
@@ -290,7 +302,8 @@ fn kb_index(config: &Config) -> String {
         text.push_str("The kb directory has no markdown files yet.\n");
     }
     for name in names {
-        text.push_str(&format!("- [{name}]({SCHEME}kb.snippet/{name})\n"));
+        let uri = Target::Kb(name.clone()).uri();
+        text.push_str(&format!("- [{name}]({uri})\n"));
     }
     text
 }
@@ -303,7 +316,7 @@ fn build_log_tail(config: &Config) -> String {
                 writes, and this resource shows its tail."
             .into();
     };
-    let mut file = match std::fs::File::open(path) {
+    let mut file = match regular_file::open(path) {
         Ok(f) => f,
         Err(e) => return format!("The build log {} cannot be read yet: {e}.", path.display()),
     };
