@@ -107,6 +107,28 @@ fn modern_requests_need_no_handshake_and_unsupported_versions_get_32022() {
 }
 
 #[test]
+fn a_client_that_writes_its_whole_oversized_line_before_reading_still_gets_the_error() {
+    let d = daemon()
+        .env("IDE_AGENTS_MAX_MESSAGE_BYTES", "65536")
+        .start();
+    let mut c = d.initialized_client();
+    // Far more than the socket buffers hold: the write finishes only if the daemon keeps
+    // reading after it refused the line.
+    let mut line = vec![b'x'; 4 << 20];
+    line.push(b'\n');
+    c.stream
+        .write_all(&line)
+        .expect("the daemon reads the rest of the line");
+    let r = c.read().expect("the error, not a reset");
+    assert_eq!(r["error"]["code"], -32600, "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("65536"),
+        "{r}"
+    );
+    assert_eq!(c.read(), None, "closed after the error");
+}
+
+#[test]
 fn json_the_parser_cannot_hold_is_read_as_meant_or_answered_to_its_id() {
     let d = daemon().start();
     let mut c = d.initialized_client();

@@ -26,6 +26,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::collections::hash_map::Entry;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{Interest, Ready};
 use tokio::net::UnixStream;
@@ -429,6 +430,41 @@ impl Handler<Notify> for Session {
     }
 }
 
+/// How long the rest of a refused line is read and dropped.
+const REFUSED_INPUT_LINGER: Duration = Duration::from_secs(5);
+
+/// After an oversized line the client may still be writing it. A socket closed with input
+/// unread resets the connection, and the client loses the error it was sent, so the rest is
+/// read and dropped on a duplicate of the socket (which keeps it open after the session
+/// stops) until the client closes or `REFUSED_INPUT_LINGER` passes. The buffer is fixed:
+/// memory does not grow with the line.
+fn drain_refused_input(fd: RawFd) {
+    let Some(fd) = dup_fd(fd) else { return };
+    let socket = std::os::unix::net::UnixStream::from(fd);
+    // SAFETY: the stream owns its descriptor, so it stays open and refers to the same
+    // socket for the AsyncFd's whole life.
+    let Ok(socket) = (unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) })
+    else {
+        return;
+    };
+    actix::spawn(async move {
+        let drain = async {
+            let mut sink = [0u8; 16 * 1024];
+            loop {
+                let Ok(mut ready) = socket.readable().await else {
+                    return;
+                };
+                // Ends at EOF or an error; `Err` from `try_io` only means not ready yet.
+                let read = ready.try_io(|s| std::io::Read::read(&mut s.get_ref(), &mut sink));
+                if let Ok(Ok(0) | Err(_)) = read {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(REFUSED_INPUT_LINGER, drain).await;
+    });
+}
+
 fn dup_fd(fd: RawFd) -> Option<OwnedFd> {
     // SAFETY: `fd` is the session's open socket; dup returns a new descriptor we own.
     let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -469,6 +505,7 @@ impl StreamHandler<Result<BytesMut, FrameError>> for Session {
                 );
                 self.send_error(None, &e);
                 self.reading = false;
+                drain_refused_input(self.fd);
             }
             Err(FrameError::Io(e)) => {
                 log::debug!("session {}: read error: {e}", self.id);
