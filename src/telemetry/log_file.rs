@@ -1,10 +1,12 @@
 //! An append-only JSON-lines file with size-bounded rotation to `.1` … `.N`.
 //!
 //! The file is opened lazily and reopened after any failure, so a logs directory that
-//! becomes writable again is picked up without a restart.
+//! becomes writable again is picked up without a restart, and when the path no longer names
+//! the open file (moved or deleted by a log rotator), so lines never go to an unlinked file.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 pub struct LogFile {
@@ -12,6 +14,8 @@ pub struct LogFile {
     max_bytes: u64,
     keep: usize,
     file: Option<File>,
+    /// Device and inode of the open file.
+    identity: (u64, u64),
     size: u64,
 }
 
@@ -22,6 +26,7 @@ impl LogFile {
             max_bytes,
             keep,
             file: None,
+            identity: (0, 0),
             size: 0,
         }
     }
@@ -42,7 +47,8 @@ impl LogFile {
     }
 
     fn try_append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if self.file.is_none() {
+        // One `stat` a batch.
+        if self.file.is_none() || !self.path_names_open_file() {
             self.open()?;
         }
         if self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
@@ -57,15 +63,32 @@ impl LogFile {
         Ok(())
     }
 
+    fn path_names_open_file(&self) -> bool {
+        self.path
+            .metadata()
+            .is_ok_and(|m| (m.dev(), m.ino()) == self.identity)
+    }
+
     fn open(&mut self) -> std::io::Result<()> {
+        self.file = None;
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(&self.path)?;
-        self.size = file.metadata()?.len();
+        let meta = file.metadata()?;
+        self.size = meta.len();
+        self.identity = (meta.dev(), meta.ino());
+        // A last line cut short (a crash, or a full disk, mid-write) is ended here, so the
+        // next line starts on its own and stays readable.
+        let mut last = [0u8];
+        if self.size > 0 && file.read_exact_at(&mut last, self.size - 1).is_ok() && last != *b"\n" {
+            file.write_all(b"\n")?;
+            self.size += 1;
+        }
         self.file = Some(file);
         Ok(())
     }
@@ -124,6 +147,36 @@ mod tests {
         );
         assert!(dir.path().join("spans.jsonl.2").exists());
         assert!(!dir.path().join("spans.jsonl.3").exists());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ended_before_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\"").unwrap();
+        let mut log = LogFile::new(path.clone(), 1000, 2);
+        log.append(b"{\"c\":3}\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\"\n{\"c\":3}\n"
+        );
+    }
+
+    #[test]
+    fn a_file_moved_or_deleted_under_it_is_reopened_at_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.jsonl");
+        let mut log = LogFile::new(path.clone(), 1000, 2);
+        log.append(b"one\n").unwrap();
+        std::fs::rename(&path, dir.path().join("rotated")).unwrap();
+        log.append(b"two\n").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        log.append(b"three\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("rotated")).unwrap(),
+            "one\n"
+        );
     }
 
     #[test]
