@@ -58,6 +58,40 @@ fn connect_bridges_stdio_byte_exactly_and_drains_after_stdin_eof() {
 }
 
 #[test]
+fn connect_reports_a_daemon_that_goes_away_while_the_ide_is_still_talking() {
+    use std::io::BufRead;
+    let mut d = daemon().start();
+    let mut child = Command::new(BIN)
+        .args(["connect", "--socket"])
+        .arg(&d.socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    writeln!(stdin, "{ping}").unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&line).unwrap()["id"],
+        1,
+        "{line}"
+    );
+    // The daemon stops while stdin is still open.
+    d.signal(libc::SIGTERM);
+    d.wait_exit();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("closed the connection"), "{err}");
+    drop(stdin);
+}
+
+#[test]
 fn connect_without_a_daemon_fails_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("absent.sock");
@@ -106,4 +140,24 @@ fn call_prints_the_structured_result_and_exits_by_outcome() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn client_commands_give_up_on_a_daemon_that_does_not_answer() {
+    let d = daemon().start();
+    d.signal(libc::SIGSTOP);
+    for args in [vec!["status"], vec!["call", "ide_agents_healthz"]] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg("--socket")
+            .arg(&d.socket)
+            .env("IDE_AGENTS_CLIENT_TIMEOUT_SECS", "0.3")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("did not answer within 0.3 s"), "{args:?}: {err}");
+    }
+    d.signal(libc::SIGCONT);
+    assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
 }

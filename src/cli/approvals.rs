@@ -1,6 +1,8 @@
 //! `ide-agentsd approvals`, `approve <id> [--ttl 10m]`, `deny <id>`.
 
-use super::client::{Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, unreachable_message};
+use super::client::{
+    CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or, unreachable_message,
+};
 use crate::approvals::parse_ttl;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -30,7 +32,7 @@ pub fn run(path: &Path, action: Action<'_>) -> i32 {
         }
         Action::Deny { id } => ("ide-agents/approvals/deny", json!({"action_id": id})),
     };
-    let mut client = match Client::connect(path) {
+    let mut client = match Client::connect(path, timeout_or(CONTROL_TIMEOUT)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{}", unreachable_message(path, &e));

@@ -1,6 +1,8 @@
 //! `ide-agentsd call <tool> [--arg k=v]… [--json '{…}']`: one tool call from a shell.
 
-use super::client::{Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, unreachable_message};
+use super::client::{
+    CALL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or, unreachable_message,
+};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
@@ -36,7 +38,7 @@ pub fn run(path: &Path, tool: &str, json_arg: Option<&str>, args: &[String]) -> 
             return 2;
         }
     };
-    let mut client = match Client::connect(path) {
+    let mut client = match Client::connect(path, timeout_or(CALL_TIMEOUT)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{}", unreachable_message(path, &e));

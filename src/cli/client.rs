@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Duration;
 
 /// Exit codes shared by the client subcommands.
 pub const EXIT_OK: i32 = 0;
@@ -15,6 +16,23 @@ pub struct Client {
     writer: UnixStream,
     reader: BufReader<UnixStream>,
     next_id: u64,
+    timeout: Duration,
+}
+
+/// How long a control command (`status`, `stop`, approvals) waits for its answer.
+pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `call` waits: a backend call with its retries is bounded by
+/// `IDE_AGENTS_REQUEST_TIMEOUT` (30 s by default) inside the daemon.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `default`, unless `IDE_AGENTS_CLIENT_TIMEOUT_SECS` says otherwise: a wedged daemon makes
+/// a client command fail with a message instead of hanging.
+pub fn timeout_or(default: Duration) -> Duration {
+    std::env::var("IDE_AGENTS_CLIENT_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(default, Duration::from_secs_f64)
 }
 
 /// The one-line explanation printed when the daemon cannot be reached.
@@ -27,14 +45,29 @@ pub fn unreachable_message(path: &Path, err: &std::io::Error) -> String {
 }
 
 impl Client {
-    pub fn connect(path: &Path) -> Result<Client, std::io::Error> {
+    /// Connects; every later read or write gives up after `timeout`.
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Client, std::io::Error> {
         let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         let reader = BufReader::new(stream.try_clone()?);
         Ok(Client {
             writer: stream,
             reader,
             next_id: 1,
+            timeout,
         })
+    }
+
+    fn io_error(&self, doing: &str, e: &std::io::Error) -> String {
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
+                "the daemon did not answer within {} s; it may be stuck (restart it, e.g. \
+                 `systemctl --user restart ide-agentsd`)",
+                self.timeout.as_secs_f64()
+            ),
+            _ => format!("cannot {doing} the daemon: {e}"),
+        }
     }
 
     /// Sends one request and returns its `result`, or the JSON-RPC error as text.
@@ -52,15 +85,15 @@ impl Client {
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let mut line = serde_json::to_vec(&msg).map_err(|e| e.to_string())?;
         line.push(b'\n');
-        self.writer
-            .write_all(&line)
-            .map_err(|e| format!("cannot send to the daemon: {e}"))?;
+        if let Err(e) = self.writer.write_all(&line) {
+            return Err(self.io_error("send to", &e));
+        }
         loop {
             let mut buf = String::new();
-            let n = self
-                .reader
-                .read_line(&mut buf)
-                .map_err(|e| format!("cannot read from the daemon: {e}"))?;
+            let n = match self.reader.read_line(&mut buf) {
+                Ok(n) => n,
+                Err(e) => return Err(self.io_error("read from", &e)),
+            };
             if n == 0 {
                 return Err("the daemon closed the connection".into());
             }

@@ -1,12 +1,16 @@
 //! `ide-agentsd connect`: the stdio bridge an IDE launches. Copies stdin to the socket and
 //! the socket to stdout byte for byte; on stdin EOF it half-closes the socket and keeps
-//! copying until the daemon closes, so every answer arrives.
+//! copying until the daemon closes, so every answer arrives. A daemon that closes first
+//! (it stopped, restarted or died while the IDE still had requests to send) is an error
+//! the IDE sees: exit 3 and one line on stderr.
 
 use super::client::{EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, unreachable_message};
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn run(path: &Path) -> i32 {
     let stream = match UnixStream::connect(path) {
@@ -23,9 +27,20 @@ pub fn run(path: &Path) -> i32 {
             return EXIT_ERROR;
         }
     };
-    std::thread::spawn(move || copy_stdin(to_daemon));
+    let stdin_ended = Arc::new(AtomicBool::new(false));
+    let ended = stdin_ended.clone();
+    std::thread::spawn(move || copy_stdin(to_daemon, &ended));
     match copy(stream, std::io::stdout().lock()) {
-        Ok(()) => EXIT_OK,
+        // Set before the half-close, so a daemon that closed after it was told is a clean end.
+        Ok(()) if stdin_ended.load(Ordering::SeqCst) => EXIT_OK,
+        Ok(()) => {
+            eprintln!(
+                "ide-agentsd connect: the daemon at {} closed the connection (it stopped or \
+                 restarted); requests not yet answered are lost",
+                path.display()
+            );
+            EXIT_UNREACHABLE
+        }
         Err(e) => {
             eprintln!(
                 "ide-agentsd connect: connection to {} failed: {e}",
@@ -36,10 +51,11 @@ pub fn run(path: &Path) -> i32 {
     }
 }
 
-fn copy_stdin(mut to_daemon: UnixStream) {
-    let result = copy(std::io::stdin().lock(), &mut to_daemon);
-    if let Err(e) = result {
-        log::debug!("stdin copy ended: {e}");
+fn copy_stdin(mut to_daemon: UnixStream, ended: &AtomicBool) {
+    match copy(std::io::stdin().lock(), &mut to_daemon) {
+        Ok(()) => ended.store(true, Ordering::SeqCst),
+        // The socket failed: the copy the other way reports why.
+        Err(e) => log::debug!("stdin copy ended: {e}"),
     }
     // Tell the daemon no more requests come; it still answers those in flight.
     let _ = to_daemon.shutdown(Shutdown::Write);

@@ -1,6 +1,8 @@
 //! `ide-agentsd stop` and `ide-agentsd reload`: the control methods, from a shell.
 
-use super::client::{Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, unreachable_message};
+use super::client::{
+    CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or, unreachable_message,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -20,7 +22,7 @@ pub fn reload(path: &Path) -> i32 {
 }
 
 fn run(path: &Path, method: &str, describe: impl Fn(&Value) -> String) -> i32 {
-    let mut client = match Client::connect(path) {
+    let mut client = match Client::connect(path, timeout_or(CONTROL_TIMEOUT)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{}", unreachable_message(path, &e));

@@ -2,7 +2,9 @@
 //! method, as a table for people or one JSON object for scripts.
 //! Exit codes: 0 ok, 1 error, 3 not reachable, 4 reachable but degraded.
 
-use super::client::{Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, unreachable_message};
+use super::client::{
+    CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or, unreachable_message,
+};
 use serde_json::{Value, json};
 use std::fmt::Write;
 use std::path::Path;
@@ -10,7 +12,7 @@ use std::path::Path;
 pub const EXIT_DEGRADED: i32 = 4;
 
 pub fn run(path: &Path, as_json: bool) -> i32 {
-    let mut client = match Client::connect(path) {
+    let mut client = match Client::connect(path, timeout_or(CONTROL_TIMEOUT)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{}", unreachable_message(path, &e));
