@@ -4,7 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +48,7 @@ pub fn bind(path: &Path) -> Result<BoundSocket, String> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("cannot make {} private: {e}", dir.display()))?;
     }
+    check_directory(dir)?;
     let lock = take_lock(path)?;
     if let Ok(meta) = fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -80,6 +81,35 @@ pub fn bind(path: &Path) -> Result<BoundSocket, String> {
         path: path.to_path_buf(),
         _lock: lock,
     })
+}
+
+/// Refuses a socket directory another user could use to put their own socket in our place
+/// (e.g. `/tmp/ide-agents-UID` created first by someone else): it must be ours, or root's
+/// with the sticky bit (like `/tmp`, where no one can remove or rename our files), and
+/// writable by no one else unless sticky.
+fn check_directory(dir: &Path) -> Result<(), String> {
+    let meta = fs::metadata(dir)
+        .map_err(|e| format!("cannot inspect socket directory {}: {e}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let sticky = meta.mode() & 0o1000 != 0;
+    if meta.uid() != me && !(meta.uid() == 0 && sticky) {
+        return Err(format!(
+            "socket directory {} belongs to uid {}, not to this user (uid {me}): another user \
+             could replace the socket; remove it or choose another path with --socket",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 && !sticky {
+        return Err(format!(
+            "socket directory {} is writable by other users (mode {:o}): make it private \
+             (chmod 700) or choose another path with --socket",
+            dir.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// Takes the exclusive lock next to the socket and writes our pid in it.
@@ -136,6 +166,30 @@ mod tests {
         assert!(path.exists());
         let again = bind(&path).unwrap();
         assert!(UnixStream::connect(&again.path).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_directory_other_users_could_write_or_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = bind(&shared.join("mcp.sock")).err().unwrap();
+        assert!(err.contains("writable by other users (mode 777)"), "{err}");
+        // Sticky, like /tmp: others can neither remove nor rename our files.
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(bind(&shared.join("mcp.sock")).is_ok());
+
+        let theirs = dir.path().join("theirs");
+        fs::create_dir(&theirs).unwrap();
+        fs::set_permissions(&theirs, fs::Permissions::from_mode(0o700)).unwrap();
+        let c = std::ffi::CString::new(theirs.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path; only root may give a directory away, which is what we test.
+        if unsafe { libc::chown(c.as_ptr(), 65534, 65534) } == 0 {
+            let err = bind(&theirs.join("mcp.sock")).err().unwrap();
+            assert!(err.contains("belongs to uid 65534"), "{err}");
+            assert!(!theirs.join("mcp.sock").exists());
+        }
     }
 
     #[test]
