@@ -172,6 +172,29 @@ impl Sources<'_> {
         self.number(env, default).map(Duration::from_secs_f64)
     }
 
+    /// For intervals and timeouts, where zero would spin, flood or fail everything.
+    fn positive_seconds(&self, env: &str, default: f64) -> Result<Duration, String> {
+        self.parse(
+            env,
+            Duration::from_secs_f64(default),
+            "a positive number of seconds",
+            |v| {
+                let n = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite() && *n > 0.0)?;
+                Duration::try_from_secs_f64(n).ok()
+            },
+        )
+    }
+
+    fn bounded_count(&self, env: &str, default: usize, max: usize) -> Result<usize, String> {
+        let expects = format!("a whole number from 1 to {max}");
+        self.parse(env, default, &expects, |v| {
+            v.parse::<usize>().ok().filter(|n| (1..=max).contains(n))
+        })
+    }
+
     fn flag(&self, env: &str, default: bool) -> Result<bool, String> {
         self.parse(
             env,
@@ -204,6 +227,10 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// More worker threads than this is a typo, not a machine: each costs a thread and its
+/// descriptors at start-up.
+pub const MAX_WORKERS: usize = 1024;
+
 impl Config {
     /// Reads every setting; `cwd` anchors the relative defaults (workspace, logs).
     pub fn load(src: &Sources<'_>, cwd: &std::path::Path) -> Result<Config, String> {
@@ -218,27 +245,27 @@ impl Config {
         let path = |env: &str| src.text(env).map(|p| cwd.join(p));
         Ok(Config {
             socket: path("IDE_AGENTS_SOCKET").unwrap_or_else(|| default_socket_path(src.env)),
-            workers: src.count("IDE_AGENTS_WORKERS", cores)?,
+            workers: src.bounded_count("IDE_AGENTS_WORKERS", cores, MAX_WORKERS)?,
             max_message_bytes: src.count("IDE_AGENTS_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)?,
             page_size: src.count("IDE_AGENTS_PAGE_SIZE", 100)?,
             write_stall: src.seconds("IDE_AGENTS_WRITE_STALL_SECS", 60.0)?,
-            // A zero interval would flood the client.
+            // A tiny interval would flood the client.
             progress_interval: src
-                .seconds("IDE_AGENTS_PROGRESS_INTERVAL_SECS", 1.0)?
+                .positive_seconds("IDE_AGENTS_PROGRESS_INTERVAL_SECS", 1.0)?
                 .max(Duration::from_millis(10)),
             backend_url: src.url("IDE_AGENTS_BACKEND_URL", "http://127.0.0.1:8001")?,
             ultra_enabled: src.flag("IDE_AGENTS_ULTRA_ENABLED", false)?,
             ultra_url,
             pool_max_idle: src.whole("IDE_AGENTS_POOL_MAX_IDLE", 20)?,
             pool_max_connections: src.count("IDE_AGENTS_POOL_MAX_CONNECTIONS", 50)?,
-            request_timeout: src.seconds("IDE_AGENTS_REQUEST_TIMEOUT", 30.0)?,
+            request_timeout: src.positive_seconds("IDE_AGENTS_REQUEST_TIMEOUT", 30.0)?,
             retry_attempts: src.count("IDE_AGENTS_RETRY_ATTEMPTS", 3)? as u32,
             retry_backoff_base: src.seconds("IDE_AGENTS_RETRY_BACKOFF_BASE", 0.25)?,
             retry_backoff_factor: src.number("IDE_AGENTS_RETRY_BACKOFF_FACTOR", 2.0)?,
             retry_backoff_max: src.seconds("IDE_AGENTS_RETRY_BACKOFF_MAX", 4.0)?,
             // A zero interval would spin the prober.
             health_interval: src
-                .seconds("IDE_AGENTS_HEALTH_INTERVAL_SECS", 10.0)?
+                .positive_seconds("IDE_AGENTS_HEALTH_INTERVAL_SECS", 10.0)?
                 .max(Duration::from_millis(100)),
             breaker_fail_threshold: src.count("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", 5)? as u32,
             breaker_reset_timeout: src.seconds("IDE_AGENTS_BREAKER_RESET_TIMEOUT", 20.0)?,
@@ -256,7 +283,7 @@ impl Config {
             logs_dir: path("MCP_TOOL_SPANS_DIR").unwrap_or_else(|| cwd.join("logs")),
             telemetry_enabled: src.flag("IDE_AGENTS_TELEMETRY_ENABLED", true)?,
             telemetry_batch: src.count("IDE_AGENTS_TELEMETRY_BATCH", 100)?,
-            telemetry_flush: src.seconds("IDE_AGENTS_TELEMETRY_FLUSH_SECS", 10.0)?,
+            telemetry_flush: src.positive_seconds("IDE_AGENTS_TELEMETRY_FLUSH_SECS", 10.0)?,
             telemetry_max_bytes: src.count("IDE_AGENTS_TELEMETRY_MAX_BYTES", 64 * 1024 * 1024)?
                 as u64,
             telemetry_keep: src.count("IDE_AGENTS_TELEMETRY_KEEP", 5)?,
@@ -265,7 +292,13 @@ impl Config {
                 as u64,
             anomaly_tool_failure: src.count("ANOMALY_THRESHOLD_TOOL_FAILURE", 15)? as u64,
             rate_per_sec: src.number("IDE_AGENTS_RATE_PER_SEC", 20.0)?,
-            rate_burst: src.number("IDE_AGENTS_RATE_BURST", 40.0)?,
+            // Under one call of burst no call could ever pass.
+            rate_burst: src.parse(
+                "IDE_AGENTS_RATE_BURST",
+                40.0,
+                "a number of at least 1",
+                |v| v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 1.0),
+            )?,
             auto_approve: src
                 .text("IDE_AGENTS_AUTO_APPROVE")
                 .map(|v| split_list(&v))
@@ -383,6 +416,24 @@ mod tests {
         assert!(e.contains("IDE_AGENTS_ULTRA_ENABLED=\"maybe\""), "{e}");
         let e = load(&[], &[("IDE_AGENTS_WORKERS", "0")]).unwrap_err();
         assert!(e.contains("IDE_AGENTS_WORKERS"), "{e}");
+        let e = load(&[], &[("IDE_AGENTS_WORKERS", "12000")]).unwrap_err();
+        assert!(e.contains("from 1 to 1024"), "{e}");
+        for (env, zero) in [
+            ("IDE_AGENTS_PROGRESS_INTERVAL_SECS", "0"),
+            ("IDE_AGENTS_REQUEST_TIMEOUT", "0"),
+            ("IDE_AGENTS_HEALTH_INTERVAL_SECS", "0"),
+            ("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0"),
+            ("IDE_AGENTS_RATE_BURST", "0.5"),
+        ] {
+            let e = load(&[], &[(env, zero)]).unwrap_err();
+            assert!(e.contains(env), "{env}: {e}");
+        }
+        assert_eq!(
+            load(&[], &[("IDE_AGENTS_RATE_BURST", "1")])
+                .unwrap()
+                .rate_burst,
+            1.0
+        );
         let e = load(&[("IDE_AGENTS_PAGE_SIZE", "x")], &[]).unwrap_err();
         assert!(e.contains("--page-size=\"x\""), "{e}");
         let e = load(&[], &[("IDE_AGENTS_BACKEND_URL", "localhost:8001")]).unwrap_err();
