@@ -156,7 +156,10 @@ fn client_commands_give_up_on_a_daemon_that_does_not_answer() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains("did not answer within 0.3 s"), "{args:?}: {err}");
+        assert!(
+            err.contains("did not answer within 0.3 s"),
+            "{args:?}: {err}"
+        );
     }
     d.signal(libc::SIGCONT);
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
