@@ -173,6 +173,43 @@ fn the_grace_period_bounds_the_drain() {
     assert!(!d.socket.exists());
 }
 
+#[test]
+fn calls_the_grace_cuts_off_are_answered_with_an_error_and_leave_a_span() {
+    let backend = common::Backend::start();
+    backend.faults(json!({"hang": true, "paths": ["/documentation"]}));
+    let mut d = common::daemon_for(&backend)
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
+        .env("IDE_AGENTS_SHUTDOWN_GRACE_SECS", "0.3")
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    let mut c = d.client();
+    slow_calls_in_flight(&mut c, &backend, 3);
+    d.signal(libc::SIGTERM);
+    let replies = read_to_end(&mut c);
+    assert_eq!(replies.len(), 3, "{replies:?}");
+    for r in &replies {
+        assert_eq!(r["error"]["code"], -32603, "{r}");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("shutdown grace"),
+            "{r}"
+        );
+    }
+    assert_eq!(d.wait_exit().code(), Some(0));
+    backend.wait_for("the backend to see the calls dropped", |s| {
+        s["dropped"].as_u64() == Some(3)
+    });
+    let spans = common::json_lines(&d.dir.path().join("logs/mcp_tool_spans.jsonl"));
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    for s in &spans {
+        assert_eq!(s["tool_name"], "ide_agents_fetch_doc");
+        assert_eq!(s["success"], false);
+        assert_eq!(s["error_code"], "cancelled", "{s}");
+    }
+}
+
 /// Sends `n` `ide_agents_fetch_doc` calls on `c` and waits until all of them are at the
 /// (slowed) backend.
 fn slow_calls_in_flight(c: &mut Client, backend: &common::Backend, n: u64) {

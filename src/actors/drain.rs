@@ -114,6 +114,46 @@ impl Handler<Drain> for Router {
     }
 }
 
+/// The grace ran out: answer what is still in flight with an error, cancel it, and close.
+/// Answered once every session of the worker did.
+pub struct Abandon {
+    pub grace: std::time::Duration,
+}
+
+impl Message for Abandon {
+    type Result = ();
+}
+
+impl Handler<Abandon> for Router {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Abandon, _ctx: &mut Context<Self>) -> Self::Result {
+        let grace = msg.grace;
+        let told = join_all(
+            self.sessions
+                .all()
+                .map(|s| s.send(SessionAbandon { grace })),
+        );
+        Box::pin(async move {
+            told.await;
+        })
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SessionAbandon {
+    grace: std::time::Duration,
+}
+
+impl Handler<SessionAbandon> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionAbandon, ctx: &mut Context<Self>) {
+        self.abandon(msg.grace, ctx);
+    }
+}
+
 impl Handler<StopReading> for Session {
     type Result = ();
 

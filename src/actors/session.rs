@@ -12,7 +12,7 @@ use super::respond::{Answer, Responder};
 use super::router::{Dispatch, Reply, Router, RpcResult};
 use crate::protocol::framing::{FrameError, LineCodec};
 use crate::protocol::jsonrpc::{
-    self, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
+    self, INTERNAL_ERROR, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
 };
 use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
 use crate::protocol::version::{Era, check_meta_version, era_of};
@@ -333,6 +333,30 @@ impl Session {
             if !self.in_flight.is_empty() {
                 self.watch_for_hangup(ctx);
             }
+        }
+        self.close_if_done(ctx);
+    }
+
+    /// The shutdown grace ran out: every request still in flight is answered with an error
+    /// and its work cancelled (a tool call's span records the cancellation), then the
+    /// connection closes once the answers are written.
+    pub(super) fn abandon(&mut self, grace: Duration, ctx: &mut Context<Self>) {
+        self.stop_reading(ctx);
+        let e = RpcError::new(
+            INTERNAL_ERROR,
+            format!(
+                "the daemon is stopping and this request did not finish within the shutdown \
+                 grace of {} s (IDE_AGENTS_SHUTDOWN_GRACE_SECS)",
+                grace.as_secs_f64()
+            ),
+        );
+        let abandoned: Vec<(RequestId, InFlight)> = self.in_flight.drain().collect();
+        for (id, request) in abandoned {
+            if let Some(progress) = request.progress {
+                ctx.cancel_future(progress);
+            }
+            // Dropping `request` drops its cancel sender: the tool stops.
+            self.send_error(Some(&id), &e);
         }
         self.close_if_done(ctx);
     }

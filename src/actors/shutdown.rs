@@ -3,13 +3,16 @@
 //! those in flight) within `shutdown_grace`, then the before-exit hooks run (telemetry and
 //! audit flushing plug in there), then the System stops and `serve` removes its socket.
 
-use super::drain::{Drain, Draining};
+use super::drain::{Abandon, Drain, Draining};
 use super::router::Router;
 use crate::daemon::notify;
 use actix::Addr;
 use futures_util::future::{BoxFuture, join_all};
 use std::time::Duration;
 use tokio::time::{Instant, timeout, timeout_at};
+
+/// How long the workers get to answer and cancel what the grace cut off.
+const ABANDON_WAIT: Duration = Duration::from_secs(1);
 
 /// Work that must finish before the process exits, e.g. flushing buffered telemetry spans
 /// and audit entries. Register one with [`BeforeExit`]; each gets its own `shutdown_grace`.
@@ -37,8 +40,11 @@ pub async fn run(routers: Vec<Addr<Router>>, grace: Duration, hooks: Vec<ExitHoo
     let idle = join_all(draining.into_iter().map(|d| d.idle));
     if timeout_at(deadline, idle).await.is_err() {
         log::warn!(
-            "shutdown grace of {grace:?} (IDE_AGENTS_SHUTDOWN_GRACE_SECS) ended with requests in flight; closing their connections"
+            "shutdown grace of {grace:?} (IDE_AGENTS_SHUTDOWN_GRACE_SECS) ended with requests in flight; answering them with an error and closing their connections"
         );
+        // Before the hooks: the cancelled calls' spans reach the buffers they flush.
+        let told = join_all(routers.iter().map(|r| r.send(Abandon { grace })));
+        let _ = timeout(ABANDON_WAIT, told).await;
     }
     for hook in hooks {
         if timeout(grace, hook()).await.is_err() {
