@@ -86,8 +86,14 @@ fn a_socket_passed_by_systemd_is_served_and_never_removed() {
         c.call_tool("ide_agents_healthz", json!({}))["structuredContent"]["status"],
         "live"
     );
-    // It bound nothing of its own.
+    // It bound nothing of its own, and says where it really serves.
     assert!(!dir.path().join("configured.sock").exists());
+    let status = c.call_modern("ide-agents/status", json!({}));
+    assert_eq!(
+        status["result"]["socket"],
+        path.display().to_string(),
+        "{status}"
+    );
     drop(c);
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait_exit().code(), Some(0));

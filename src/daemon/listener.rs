@@ -30,6 +30,14 @@ impl Listening {
         Ok(Listening::Activated(activated))
     }
 
+    /// The socket's path, when it has one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Listening::Bound(b) => Some(&b.path),
+            Listening::Activated(a) => a.path.as_deref(),
+        }
+    }
+
     pub fn listener(&self) -> &UnixListener {
         match self {
             Listening::Bound(b) => &b.listener,

@@ -20,7 +20,7 @@ use std::time::Duration;
 /// Longest wait for the workers to hand over their telemetry on stop.
 const TELEMETRY_FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
-pub fn run(config: Config) -> Result<(), String> {
+pub fn run(mut config: Config) -> Result<(), String> {
     // SAFETY: no other thread exists yet (the runtime and workers start below), so changing
     // the environment races with nothing.
     let listen_env = unsafe { ListenEnv::take_from_process() };
@@ -32,6 +32,10 @@ pub fn run(config: Config) -> Result<(), String> {
         .listener()
         .set_nonblocking(true)
         .map_err(|e| format!("cannot configure {}: {e}", listening.describe()))?;
+    // A socket systemd passed is where clients reach us, whatever was configured.
+    if let Some(path) = listening.path() {
+        config.socket = path.to_path_buf();
+    }
     let shared = Arc::new(Shared::new(config));
     if let Err(e) = shared.telemetry.start_writer() {
         listening.remove_own_file();
