@@ -460,3 +460,38 @@ fn a_fifo_as_build_log_or_prompt_override_is_not_opened_and_blocks_no_one() {
     assert!(text.contains("+x"), "the built-in text, rendered: {r}");
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
 }
+
+#[test]
+fn a_cursor_stays_valid_when_snippets_are_removed_between_pages() {
+    let d = daemon_with_content(&[("IDE_AGENTS_PAGE_SIZE", "3")]);
+    for name in ["a", "b", "c", "d"] {
+        std::fs::write(kb(&d).join(format!("{name}.md")), name).unwrap();
+    }
+    let mut c = d.client();
+    // repo.graph, build.logs, kb.snippet | a, b, c | d, guide, intro
+    let first = c.call_modern("resources/list", json!({}));
+    let cursor = first["result"]["nextCursor"].as_str().unwrap().to_string();
+    let second = c.call_modern("resources/list", json!({"cursor": cursor}));
+    let names: Vec<&str> = second["result"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["kb.snippet/a", "kb.snippet/b", "kb.snippet/c"]);
+    let cursor = second["result"]["nextCursor"].as_str().unwrap().to_string();
+    // Two snippets of the pages already read go away before the last page is asked for.
+    std::fs::remove_file(kb(&d).join("a.md")).unwrap();
+    std::fs::remove_file(kb(&d).join("b.md")).unwrap();
+    let third = c.call_modern("resources/list", json!({"cursor": cursor}));
+    let names: Vec<&str> = third["result"]["resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{third}"))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["kb.snippet/d", "kb.snippet/guide", "kb.snippet/intro"]
+    );
+}

@@ -86,11 +86,15 @@ fn paged(
 ) -> Result<Value, RpcError> {
     let (page, next) = cursor::page(list, items, cursor_param(req)?, shared.config.page_size)
         .map_err(RpcError::invalid_params)?;
+    Ok(page_result(key, page, next))
+}
+
+fn page_result(key: &str, page: &[Value], next: Option<String>) -> Value {
     let mut result = json!({ key: page });
     if let Some(next) = next {
         result["nextCursor"] = next.into();
     }
-    Ok(result)
+    result
 }
 
 /// Adds the stateless era's cache hints.
@@ -132,8 +136,21 @@ async fn resources_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let result = paged(shared, req, "resources", "resources", &items)?;
-    Ok(with_ttl(result, era, listed.ttl_left))
+    // Snippets come and go between pages: the cursor names a place in the order, not an
+    // offset.
+    let (page, next) = cursor::page_by_key(
+        "resources",
+        &items,
+        cursor_param(req)?,
+        shared.config.page_size,
+        resources::list_key,
+    )
+    .map_err(RpcError::invalid_params)?;
+    Ok(with_ttl(
+        page_result("resources", page, next),
+        era,
+        listed.ttl_left,
+    ))
 }
 
 fn templates_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {

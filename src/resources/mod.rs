@@ -162,6 +162,19 @@ pub fn kb_names(config: &Config) -> Vec<String> {
     names
 }
 
+/// A `resources/list` entry's place in the listing, as a string that sorts like the list:
+/// the three fixed resources in their order, then the snippets by name.
+pub fn list_key(entry: &Value) -> String {
+    let name = entry["name"].as_str().unwrap_or_default();
+    let rank = match name {
+        REPO_GRAPH => '0',
+        BUILD_LOGS => '1',
+        KB_INDEX => '2',
+        _ => '3',
+    };
+    format!("{rank}{name}")
+}
+
 /// Every resource, in listing order: the three fixed ones, then each snippet by name.
 /// The value is `{resources: [entry…], fp}`; cached until the kb directory changes.
 pub async fn list(cache: &Cache, config: &Config) -> Cached {
