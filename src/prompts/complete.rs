@@ -18,7 +18,16 @@ pub fn complete(config: &Config, params: Option<&Value>) -> Result<Value, String
     let arg_name = params["argument"]["name"]
         .as_str()
         .ok_or("completion/complete needs params.argument.name, a string")?;
-    let typed = params["argument"]["value"].as_str().unwrap_or("");
+    // Absent is what the user typed so far when nothing was: every candidate.
+    let typed = match &params["argument"]["value"] {
+        Value::Null => "",
+        Value::String(s) => s.as_str(),
+        other => {
+            return Err(format!(
+                "params.argument.value must be a string, got {other}"
+            ));
+        }
+    };
     let candidates: Vec<String> = match reference["type"].as_str() {
         Some("ref/prompt") => {
             let name = reference["name"]
@@ -68,4 +77,41 @@ pub fn completable_arguments() -> impl Iterator<Item = (&'static str, &'static s
             .filter(|a| !a.suggestions.is_empty())
             .map(move |a| (p.name, a.name))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_typed_value_is_a_string_or_absent() {
+        let config = Config::load(
+            &crate::config::Sources {
+                flags: &std::collections::HashMap::new(),
+                env: &|_| None,
+            },
+            std::path::Path::new("/nonexistent"),
+        )
+        .unwrap();
+        let (prompt, argument) = completable_arguments().next().unwrap();
+        let ask = |value: Value| {
+            let mut params = json!({"ref": {"type": "ref/prompt", "name": prompt},
+                                    "argument": {"name": argument}});
+            if !value.is_null() {
+                params["argument"]["value"] = value;
+            }
+            complete(&config, Some(&params))
+        };
+        let all = ask(Value::Null).unwrap();
+        assert!(all["completion"]["total"].as_u64().unwrap() > 1, "{all}");
+        let some = ask(json!("b")).unwrap();
+        assert!(
+            some["completion"]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v.as_str().unwrap().starts_with('b'))
+        );
+        assert!(ask(json!(5)).unwrap_err().contains("must be a string"));
+    }
 }
