@@ -155,6 +155,11 @@ pub fn kb_names(config: &Config) -> Vec<String> {
         .filter_map(|e| {
             let file = e.file_name().into_string().ok()?;
             let stem = file.strip_suffix(KB_EXT)?.to_string();
+            // `x.md.md` would be listed as `x.md`, which reads as `x.md`'s alias: not
+            // addressable, so not listed.
+            if stem.ends_with(KB_EXT) {
+                return None;
+            }
             confine::resolve(dir, &stem, KB_EXT).ok().map(|_| stem)
         })
         .collect();
@@ -396,6 +401,17 @@ mod tests {
         assert_eq!(build_log_tail(&c), "éxy");
         let c = config(&[("IDE_AGENTS_BUILD_LOG", "missing.log")], dir.path());
         assert!(build_log_tail(&c).contains("cannot be read yet"));
+    }
+
+    #[test]
+    fn only_addressable_markdown_files_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("kb")).unwrap();
+        for f in ["y.md", "x.md.md", "notes.txt", ".hidden.md"] {
+            std::fs::write(dir.path().join("kb").join(f), "").unwrap();
+        }
+        let c = config(&[("IDE_AGENTS_KB_DIR", "kb")], dir.path());
+        assert_eq!(kb_names(&c), ["y"]);
     }
 
     #[test]
