@@ -209,9 +209,8 @@ async fn prompts_get(shared: &Shared, req: &Request, era: Era) -> RpcResult {
     };
     match prompts::get(&shared.cache, &shared.config, name, &arguments).await {
         Ok((result, ttl_left)) => Ok(with_ttl(result, era, ttl_left)),
-        Err(PromptError::Unknown(m) | PromptError::BadArguments(m)) => {
-            Err(RpcError::invalid_params(m))
-        }
+        Err(PromptError::Unknown(m)) => Err(RpcError::invalid_params(m).labelled("not_found")),
+        Err(PromptError::BadArguments(m)) => Err(RpcError::invalid_params(m)),
     }
 }
 

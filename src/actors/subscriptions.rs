@@ -72,4 +72,5 @@ pub fn not_found(uri: &str, era: Era) -> RpcError {
         format!("resource not found: {uri}; resources/list shows the resources"),
     )
     .with_data(json!({"uri": uri}))
+    .labelled("not_found")
 }

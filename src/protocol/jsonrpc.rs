@@ -107,6 +107,9 @@ pub struct RpcError {
     pub code: i64,
     pub message: String,
     pub data: Option<Value>,
+    /// What telemetry records when the code says less: an unknown resource is `-32602` in
+    /// the stateless era, but `not_found` like everywhere else.
+    pub label: Option<&'static str>,
 }
 
 impl RpcError {
@@ -115,7 +118,13 @@ impl RpcError {
             code,
             message: message.into(),
             data: None,
+            label: None,
         }
+    }
+
+    pub fn labelled(mut self, label: &'static str) -> Self {
+        self.label = Some(label);
+        self
     }
 
     pub fn with_data(mut self, data: Value) -> Self {
@@ -129,6 +138,9 @@ impl RpcError {
 
     /// A stable name for the error's code, as telemetry records it.
     pub fn kind(&self) -> &'static str {
+        if let Some(label) = self.label {
+            return label;
+        }
         match self.code {
             PARSE_ERROR => "parse_error",
             INVALID_REQUEST => "invalid_request",
