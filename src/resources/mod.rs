@@ -44,11 +44,11 @@ impl Target {
             BUILD_LOGS => Some(Target::BuildLogs),
             KB_INDEX => Some(Target::KbIndex),
             other => other.strip_prefix("kb.snippet/").map(|n| {
-                let n = percent::decode(n);
-                Target::Kb(
-                    n.strip_suffix(KB_EXT)
-                        .map_or_else(|| n.clone(), str::to_string),
-                )
+                let mut n = percent::decode(n);
+                if n.ends_with(KB_EXT) {
+                    n.truncate(n.len() - KB_EXT.len());
+                }
+                Target::Kb(n)
             }),
         }
     }

@@ -6,6 +6,10 @@
 /// Appends `name` as a URI path segment: RFC 3986's `pchar` as it is, everything else as
 /// `%XX` of its UTF-8 bytes.
 pub fn push_encoded(out: &mut String, name: &str) {
+    // Most names need no escape: copied whole (every read builds its URI here).
+    if name.bytes().all(is_pchar) {
+        return out.push_str(name);
+    }
     for byte in name.bytes() {
         if is_pchar(byte) {
             out.push(char::from(byte));
