@@ -246,6 +246,17 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
             });
         }
     };
+    decode_text(text, Repair::Allowed)
+}
+
+/// Whether a refused line may be repaired and decoded again: once, never more.
+#[derive(PartialEq)]
+enum Repair {
+    Allowed,
+    Done,
+}
+
+fn decode_text(text: &str, repair: Repair) -> Result<Message, DecodeError> {
     // One pass straight into the message's fields; the slower generic parse only runs to
     // explain a line that does not fit. A derived struct also reads an array of its fields
     // in order (["2.0",1,"ping",null,null,null] would be a request), so only an object is.
@@ -257,9 +268,10 @@ pub fn decode(line: &[u8]) -> Result<Message, DecodeError> {
     let raw: RawMessage = match parsed {
         Ok(raw) => raw,
         Err(e) => {
-            // Once: what `repair` writes has nothing left to repair.
-            if let Some(repaired) = salvage::repair(text) {
-                return decode(repaired.as_bytes());
+            if repair == Repair::Allowed
+                && let Some(repaired) = salvage::repair(text)
+            {
+                return decode_text(&repaired, Repair::Done);
             }
             return Err(explain_undecodable(text, e));
         }
@@ -492,6 +504,18 @@ mod tests {
             err_code(&deep),
             (Some(RequestId::Str("d".into())), PARSE_ERROR)
         );
+    }
+
+    #[test]
+    fn a_line_is_repaired_at_most_once() {
+        // Each BOM would take one more repair: only the first is ignored.
+        let many = format!(
+            "{}{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}}",
+            "\u{feff}".repeat(100_000)
+        );
+        assert_eq!(err_code(&many).1, PARSE_ERROR);
+        let two = "\u{feff}\u{feff}{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
+        assert_eq!(err_code(two).1, PARSE_ERROR);
     }
 
     #[test]
