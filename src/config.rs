@@ -179,11 +179,9 @@ impl Sources<'_> {
             Duration::from_secs_f64(default),
             "a positive number of seconds",
             |v| {
-                let n = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite() && *n > 0.0)?;
-                Duration::try_from_secs_f64(n).ok()
+                // Too small to be a duration (1e-10) is zero, and zero is what is refused.
+                let n = v.parse::<f64>().ok()?;
+                Duration::try_from_secs_f64(n).ok().filter(|d| !d.is_zero())
             },
         )
     }
@@ -245,7 +243,11 @@ impl Config {
         let path = |env: &str| src.text(env).map(|p| cwd.join(p));
         Ok(Config {
             socket: path("IDE_AGENTS_SOCKET").unwrap_or_else(|| default_socket_path(src.env)),
-            workers: src.bounded_count("IDE_AGENTS_WORKERS", cores, MAX_WORKERS)?,
+            workers: src.bounded_count(
+                "IDE_AGENTS_WORKERS",
+                cores.min(MAX_WORKERS),
+                MAX_WORKERS,
+            )?,
             max_message_bytes: src.count("IDE_AGENTS_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)?,
             page_size: src.count("IDE_AGENTS_PAGE_SIZE", 100)?,
             write_stall: src.seconds("IDE_AGENTS_WRITE_STALL_SECS", 60.0)?,
@@ -421,6 +423,8 @@ mod tests {
         for (env, zero) in [
             ("IDE_AGENTS_PROGRESS_INTERVAL_SECS", "0"),
             ("IDE_AGENTS_REQUEST_TIMEOUT", "0"),
+            ("IDE_AGENTS_REQUEST_TIMEOUT", "1e-10"),
+            ("IDE_AGENTS_REQUEST_TIMEOUT", "1e300"),
             ("IDE_AGENTS_HEALTH_INTERVAL_SECS", "0"),
             ("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0"),
             ("IDE_AGENTS_RATE_BURST", "0.5"),

@@ -31,8 +31,9 @@ pub fn timeout_or(default: Duration) -> Duration {
     std::env::var("IDE_AGENTS_CLIENT_TIMEOUT_SECS")
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(default, Duration::from_secs_f64)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(default)
 }
 
 /// The one-line explanation printed when the daemon cannot be reached.

@@ -39,8 +39,10 @@ pub fn decode(segment: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
+            // Two hex digits exactly (`from_str_radix` alone would take `+f`).
             let hex = bytes
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| std::str::from_utf8(h).ok());
             match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(byte) => {
@@ -88,6 +90,7 @@ mod tests {
         assert_eq!(decode("héllo"), "héllo");
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("50%off"), "50%off");
+        assert_eq!(decode("50%+10"), "50%+10");
         // Bytes that decode to something other than UTF-8 were not an encoding.
         assert_eq!(decode("%ff"), "%ff");
         // Traversal spelled encoded decodes to what confinement refuses.
