@@ -8,10 +8,14 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Opens `path` for reading if it is a regular file (following symlinks). The open itself
-/// does not wait: `O_NONBLOCK` makes a FIFO's open return at once, and the type is checked
-/// on the opened file, so a file swapped for a FIFO after a `stat` is refused too.
+/// Opens `path` for reading if it is a regular file (following symlinks). Anything else is
+/// refused from a `stat`, without an open: opening a FIFO would release a writer waiting
+/// for a reader (`make > build.log`), which our close would then break. The open that
+/// follows cannot wait (`O_NONBLOCK`) and is checked again, for a file swapped in between.
 pub fn open(path: &Path) -> io::Result<File> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -19,11 +23,12 @@ pub fn open(path: &Path) -> io::Result<File> {
     if file.metadata()?.is_file() {
         Ok(file)
     } else {
-        Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ))
+        Err(not_regular())
     }
+}
+
+fn not_regular() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
 /// The whole file as text; bytes that are not UTF-8 become U+FFFD, so a listed file is

@@ -77,20 +77,27 @@ impl LogFile {
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
-            .read(true)
             .open(&self.path)?;
         let meta = file.metadata()?;
         self.size = meta.len();
         self.identity = (meta.dev(), meta.ino());
         // A last line cut short (a crash, or a full disk, mid-write) is ended here, so the
         // next line starts on its own and stays readable.
-        let mut last = [0u8];
-        if self.size > 0 && file.read_exact_at(&mut last, self.size - 1).is_ok() && last != *b"\n" {
+        if self.size > 0 && self.ends_mid_line() {
             file.write_all(b"\n")?;
             self.size += 1;
         }
         self.file = Some(file);
         Ok(())
+    }
+
+    /// Read through a descriptor of its own: a file we may append to but not read (a
+    /// rotator's `create 0220`) is still written, its last byte taken as a line end.
+    fn ends_mid_line(&self) -> bool {
+        let mut last = [0u8];
+        File::open(&self.path)
+            .and_then(|f| f.read_exact_at(&mut last, self.size - 1))
+            .is_ok_and(|()| last != *b"\n")
     }
 
     fn rotated(&self, n: usize) -> PathBuf {
@@ -160,6 +167,23 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "{\"a\":1}\n{\"b\"\n{\"c\":3}\n"
         );
+    }
+
+    #[test]
+    fn a_file_it_may_append_to_but_not_read_is_still_written() {
+        // SAFETY: geteuid has no preconditions. Root reads anything: nothing to show there.
+        if unsafe { libc::geteuid() } == 0 {
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.jsonl");
+        std::fs::write(&path, "a\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o200)).unwrap();
+        let mut log = LogFile::new(path.clone(), 1000, 2);
+        log.append(b"b\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\n");
     }
 
     #[test]
