@@ -417,18 +417,37 @@ fn snippets_of_any_file_name_are_listed_as_uris_and_read_in_either_spelling() {
 fn a_snippet_subscribed_under_its_md_name_is_notified_under_that_name() {
     let d = daemon_with_content(&[]);
     let mut watcher = d.initialized_client();
-    let alias = "ide-agents://kb.snippet/intro.md";
-    let r = watcher.call("resources/subscribe", json!({"uri": alias}));
-    assert_eq!(r["result"], json!({}), "{r}");
-    std::fs::write(kb(&d).join("intro.md"), "# Intro\n\nChanged.\n").unwrap();
-    let n = wait_for_notification(&mut watcher, "notifications/resources/updated");
-    assert_eq!(n["params"]["uri"], alias);
-    // Unsubscribing under the other spelling ends the same subscription.
-    let r = watcher.call(
-        "resources/unsubscribe",
-        json!({"uri": "ide-agents://kb.snippet/intro"}),
+    let (plain, alias) = (
+        "ide-agents://kb.snippet/intro",
+        "ide-agents://kb.snippet/intro.md",
     );
+    for uri in [alias, plain] {
+        let r = watcher.call("resources/subscribe", json!({"uri": uri}));
+        assert_eq!(r["result"], json!({}), "{r}");
+    }
+    std::fs::write(kb(&d).join("intro.md"), "# Intro\n\nChanged.\n").unwrap();
+    // One notification for each URI the client subscribed under.
+    let first = wait_for_notification(&mut watcher, "notifications/resources/updated");
+    let second = wait_for_notification(&mut watcher, "notifications/resources/updated");
+    assert_eq!(
+        (
+            first["params"]["uri"].as_str(),
+            second["params"]["uri"].as_str()
+        ),
+        (Some(plain), Some(alias))
+    );
+    // Unsubscribing under one spelling ends the subscription under both.
+    let r = watcher.call("resources/unsubscribe", json!({"uri": plain}));
     assert_eq!(r["result"], json!({}), "{r}");
+    let graph = "ide-agents://repo.graph";
+    let r = watcher.call("resources/subscribe", json!({"uri": graph}));
+    assert_eq!(r["result"], json!({}), "{r}");
+    // The snippet changes first: a notification for it would come before the graph's,
+    // in the same poll (URIs are polled in order) or an earlier one.
+    std::fs::write(kb(&d).join("intro.md"), "# Intro\n\nChanged again.\n").unwrap();
+    std::fs::write(d.dir.path().join("ws/added.rs"), "").unwrap();
+    let next = wait_for_notification(&mut watcher, "notifications/resources/updated");
+    assert_eq!(next["params"]["uri"], graph, "{next}");
 }
 
 #[test]

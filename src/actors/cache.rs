@@ -14,7 +14,7 @@ use crate::resources::{self, Target};
 use crate::shared::Shared;
 use actix::prelude::*;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,9 +26,9 @@ const PURGE_EVERY: u32 = 10;
 struct Watched {
     target: Target,
     fingerprint: Value,
-    /// Each subscriber, with the URI as it wrote it (`…/intro.md` and `…/intro` name one
-    /// snippet): a client is told about the URI it subscribed to.
-    sessions: HashMap<u64, (Recipient<Notify>, String)>,
+    /// Each subscriber, with the URIs as it wrote them (`…/intro.md` and `…/intro` name one
+    /// snippet): a client is told about each URI it subscribed to.
+    sessions: HashMap<u64, (Recipient<Notify>, BTreeSet<String>)>,
 }
 
 pub struct CacheActor {
@@ -72,11 +72,13 @@ impl CacheActor {
                     "resource {uri} changed; telling {} session(s)",
                     w.sessions.len()
                 );
-                for (r, as_subscribed) in w.sessions.values() {
-                    r.do_send(Notify {
-                        method: "notifications/resources/updated",
-                        params: json!({"uri": as_subscribed}),
-                    });
+                for (r, spellings) in w.sessions.values() {
+                    for uri in spellings {
+                        r.do_send(Notify {
+                            method: "notifications/resources/updated",
+                            params: json!({"uri": uri}),
+                        });
+                    }
                 }
             }
             true
@@ -139,7 +141,11 @@ impl Handler<Subscribe> for CacheActor {
                 fingerprint: msg.fingerprint,
                 sessions: HashMap::new(),
             });
-        watched.sessions.insert(msg.session, (msg.notify, msg.uri));
+        let (_, spellings) = watched
+            .sessions
+            .entry(msg.session)
+            .or_insert_with(|| (msg.notify, BTreeSet::new()));
+        spellings.insert(msg.uri);
     }
 }
 
@@ -151,6 +157,7 @@ pub struct Unsubscribe {
     pub uri: String,
 }
 
+/// Unsubscribing under any spelling ends the session's subscription to the resource.
 impl Handler<Unsubscribe> for CacheActor {
     type Result = ();
 
