@@ -164,3 +164,20 @@ fn client_commands_give_up_on_a_daemon_that_does_not_answer() {
     d.signal(libc::SIGCONT);
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
 }
+
+#[test]
+fn connect_says_so_when_reading_stdin_fails() {
+    let d = daemon().start();
+    // Reading a directory fails (EISDIR): stdin breaks while the daemon is fine.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["connect", "--socket"])
+        .arg(&d.socket)
+        .stdin(std::fs::File::open(dir.path()).unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("reading stdin failed"), "{err}");
+    assert!(!err.contains("closed the connection"), "{err}");
+}

@@ -27,12 +27,16 @@ pub fn run(path: &Path) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let stdin_ended = Arc::new(AtomicBool::new(false));
-    let ended = stdin_ended.clone();
-    std::thread::spawn(move || copy_stdin(to_daemon, &ended));
+    let stdin_state = Arc::new(StdinState::default());
+    let state = stdin_state.clone();
+    std::thread::spawn(move || copy_stdin(to_daemon, &state));
     match copy(stream, std::io::stdout().lock()) {
         // Set before the half-close, so a daemon that closed after it was told is a clean end.
-        Ok(()) if stdin_ended.load(Ordering::SeqCst) => EXIT_OK,
+        Ok(()) if stdin_state.ended.load(Ordering::SeqCst) => EXIT_OK,
+        Ok(()) if stdin_state.failed.load(Ordering::SeqCst) => {
+            // Already reported by the stdin side; the daemon closed because we half-closed.
+            EXIT_ERROR
+        }
         Ok(()) => {
             eprintln!(
                 "ide-agentsd connect: the daemon at {} closed the connection (it stopped or \
@@ -51,27 +55,51 @@ pub fn run(path: &Path) -> i32 {
     }
 }
 
-fn copy_stdin(mut to_daemon: UnixStream, ended: &AtomicBool) {
-    match copy(std::io::stdin().lock(), &mut to_daemon) {
-        Ok(()) => ended.store(true, Ordering::SeqCst),
+/// How the copy of stdin to the socket ended.
+#[derive(Default)]
+struct StdinState {
+    /// Stdin reached EOF: the IDE is done.
+    ended: AtomicBool,
+    /// Reading stdin failed (reported on stderr).
+    failed: AtomicBool,
+}
+
+fn copy_stdin(mut to_daemon: UnixStream, state: &StdinState) {
+    match copy_reporting(std::io::stdin().lock(), &mut to_daemon) {
+        Ok(()) => state.ended.store(true, Ordering::SeqCst),
+        Err(Side::Read(e)) => {
+            eprintln!("ide-agentsd connect: reading stdin failed: {e}");
+            state.failed.store(true, Ordering::SeqCst);
+        }
         // The socket failed: the copy the other way reports why.
-        Err(e) => log::debug!("stdin copy ended: {e}"),
+        Err(Side::Write(e)) => log::debug!("stdin copy ended: {e}"),
     }
     // Tell the daemon no more requests come; it still answers those in flight.
     let _ = to_daemon.shutdown(Shutdown::Write);
 }
 
+/// Which end of a copy failed.
+enum Side {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
 /// Copies until EOF, flushing after every read so answers are never held back.
-fn copy(mut from: impl Read, mut to: impl Write) -> std::io::Result<()> {
+fn copy(from: impl Read, to: impl Write) -> std::io::Result<()> {
+    copy_reporting(from, to).map_err(|(Side::Read(e) | Side::Write(e))| e)
+}
+
+fn copy_reporting(mut from: impl Read, mut to: impl Write) -> Result<(), Side> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(Side::Read(e)),
         };
-        to.write_all(&buf[..n])?;
-        to.flush()?;
+        to.write_all(&buf[..n])
+            .and_then(|()| to.flush())
+            .map_err(Side::Write)?;
     }
 }
