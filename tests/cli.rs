@@ -7,17 +7,22 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-#[test]
-fn connect_bridges_stdio_byte_exactly_and_drains_after_stdin_eof() {
-    let d = daemon().start();
-    let mut child = Command::new(BIN)
+/// `ide-agentsd connect` on `socket`, its stdio piped to the test.
+fn spawn_connect(socket: &std::path::Path) -> std::process::Child {
+    Command::new(BIN)
         .args(["connect", "--socket"])
-        .arg(&d.socket)
+        .arg(socket)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn connect_bridges_stdio_byte_exactly_and_drains_after_stdin_eof() {
+    let d = daemon().start();
+    let mut child = spawn_connect(&d.socket);
     let mut input = String::new();
     input.push_str(&json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}).to_string());
     input.push('\n');
@@ -61,14 +66,7 @@ fn connect_bridges_stdio_byte_exactly_and_drains_after_stdin_eof() {
 fn connect_reports_a_daemon_that_goes_away_while_the_ide_is_still_talking() {
     use std::io::BufRead;
     let mut d = daemon().start();
-    let mut child = Command::new(BIN)
-        .args(["connect", "--socket"])
-        .arg(&d.socket)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_connect(&d.socket);
     let mut stdin = child.stdin.take().unwrap();
     let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
     writeln!(stdin, "{ping}").unwrap();
