@@ -29,15 +29,22 @@ struct Pending {
 #[derive(Debug, Default)]
 struct Inner {
     pending: HashMap<String, Pending>,
-    /// Exact command → when its single-use grant expires.
-    grants: HashMap<String, Instant>,
+    /// Exact command → its single-use grant.
+    grants: HashMap<String, Grant>,
+}
+
+/// A user's approval of one exact command, usable once until it expires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub action_id: String,
+    pub expires: Instant,
 }
 
 /// What a command needs before it may run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Auto-approved by prefix, or a grant was consumed.
-    Run { auto: bool },
+    /// Auto-approved by prefix (`None`), or this grant was taken for the call.
+    Run { grant: Option<Grant> },
     /// Ask the user: this action id is pending.
     Ask { action_id: String, new: bool },
 }
@@ -68,17 +75,13 @@ impl Approvals {
 
     /// Decides whether `command` (requested through `tool`) may run now.
     pub fn check(&self, command: &str, tool: &str, now: Instant) -> Decision {
-        if self
-            .auto_prefixes
-            .iter()
-            .any(|p| command.starts_with(p.as_str()))
-        {
-            return Decision::Run { auto: true };
+        if self.auto_prefixes.iter().any(|p| has_prefix(command, p)) {
+            return Decision::Run { grant: None };
         }
         let mut inner = self.lock();
         expire(&mut inner, now);
-        if inner.grants.remove(command).is_some() {
-            return Decision::Run { auto: false };
+        if let Some(grant) = inner.grants.remove(command) {
+            return Decision::Run { grant: Some(grant) };
         }
         // Asking again for the same command reuses its pending action.
         if let Some((id, _)) = inner.pending.iter().find(|(_, p)| p.command == command) {
@@ -116,13 +119,25 @@ impl Approvals {
         expire(&mut inner, now);
         match inner.pending.remove(action_id) {
             Some(p) => {
-                inner.grants.insert(p.command.clone(), now + ttl);
+                let grant = Grant {
+                    action_id: action_id.to_string(),
+                    expires: now + ttl,
+                };
+                inner.grants.insert(p.command.clone(), grant);
                 Resolution::Granted {
                     command: p.command,
                     ttl,
                 }
             }
             None => Resolution::Unknown,
+        }
+    }
+
+    /// Puts back a grant taken for a call that never reached the backend (the breaker was
+    /// open, or nothing listened): the single use is spent only by a command sent.
+    pub fn give_back(&self, command: &str, grant: Grant, now: Instant) {
+        if now < grant.expires {
+            self.lock().grants.insert(command.to_string(), grant);
         }
     }
 
@@ -165,7 +180,16 @@ fn expire(inner: &mut Inner, now: Instant) {
     inner
         .pending
         .retain(|_, p| now.duration_since(p.requested) < PENDING_TTL);
-    inner.grants.retain(|_, until| now < *until);
+    inner.grants.retain(|_, grant| now < grant.expires);
+}
+
+/// Whether `command` starts with the auto-approve `prefix` as whole words: `ls` covers `ls`
+/// and `ls -l`, not `lsblk`; a prefix that ends in a space marks its own boundary.
+fn has_prefix(command: &str, prefix: &str) -> bool {
+    match command.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with(' ') || rest.starts_with(' '),
+        None => false,
+    }
 }
 
 /// A command as it may be shown or logged: at most 200 characters.
@@ -239,7 +263,10 @@ mod tests {
             a.approve(&action_id, DEFAULT_GRANT_TTL, t),
             Resolution::Granted { .. }
         ));
-        assert_eq!(a.check("echo hi", "x", t), Decision::Run { auto: false });
+        let Decision::Run { grant: Some(grant) } = a.check("echo hi", "x", t) else {
+            panic!("the grant runs it")
+        };
+        assert_eq!(grant.action_id, action_id);
         assert!(matches!(
             a.check("echo hi", "x", t),
             Decision::Ask { new: true, .. }
@@ -273,7 +300,7 @@ mod tests {
     fn deny_removes_the_action_and_auto_prefixes_skip_approval() {
         let a = Approvals::new(vec!["echo ".into()]);
         let t = Instant::now();
-        assert_eq!(a.check("echo hello", "x", t), Decision::Run { auto: true });
+        assert_eq!(a.check("echo hello", "x", t), Decision::Run { grant: None });
         let Decision::Ask { action_id, .. } = a.check("ls -l", "x", t) else {
             panic!()
         };
@@ -285,6 +312,52 @@ mod tests {
         );
         assert_eq!(a.deny(&action_id, t), Resolution::Unknown);
         assert_eq!(a.pending_count(), 0);
+    }
+
+    #[test]
+    fn auto_prefixes_match_whole_words_only() {
+        let a = Approvals::new(vec!["ls".into(), "git status".into()]);
+        let t = Instant::now();
+        for runs in ["ls", "ls -l", "git status", "git status --short"] {
+            assert_eq!(
+                a.check(runs, "x", t),
+                Decision::Run { grant: None },
+                "{runs}"
+            );
+        }
+        for asks in ["lsblk", "ls;rm", "git status-foo", "git statusx"] {
+            assert!(
+                matches!(a.check(asks, "x", t), Decision::Ask { .. }),
+                "{asks}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_grant_given_back_can_be_used_once_more_until_it_expires() {
+        let a = Approvals::new(vec![]);
+        let t = Instant::now();
+        let Decision::Ask { action_id, .. } = a.check("date", "x", t) else {
+            panic!()
+        };
+        a.approve(&action_id, Duration::from_secs(60), t);
+        let Decision::Run { grant: Some(grant) } = a.check("date", "x", t) else {
+            panic!()
+        };
+        a.give_back("date", grant.clone(), t);
+        assert_eq!(
+            a.check("date", "x", t),
+            Decision::Run {
+                grant: Some(grant.clone())
+            }
+        );
+        assert!(matches!(a.check("date", "x", t), Decision::Ask { .. }));
+        // An expired grant is not put back.
+        a.give_back("date", grant, t + Duration::from_secs(61));
+        assert!(matches!(
+            a.check("date", "x", t + Duration::from_secs(61)),
+            Decision::Ask { .. }
+        ));
     }
 
     #[test]

@@ -199,5 +199,43 @@ fn approvals_are_audited_from_request_to_execution() {
     assert_eq!(lines[0]["command"], "echo audited");
     assert_eq!(lines[1]["action_id"], granted.as_str());
     assert_eq!(lines[2]["success"], true);
+    // The execution names the approval it used.
+    assert_eq!(lines[2]["action_id"], granted.as_str());
     assert_eq!(lines[4]["action_id"], denied.as_str());
+}
+
+#[test]
+fn an_approved_command_that_never_reaches_the_backend_keeps_its_approval() {
+    // Nothing listens at the backend URL: the command cannot be sent.
+    let mut d = daemon()
+        .env("IDE_AGENTS_BACKEND_URL", "http://127.0.0.1:1")
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let mut c = d.client();
+    let asked = c.call_tool("ide_agents_run_command", json!({"command": "date"}));
+    let action_id = asked["structuredContent"]["error"]["action_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_string();
+    let approve = c.call_modern(
+        "ide-agents/approvals/approve",
+        json!({ "action_id": action_id }),
+    );
+    assert_eq!(approve["result"]["approved"], true, "{approve}");
+    // Not sent (unreachable, then the breaker): the single use is not spent.
+    for _ in 0..6 {
+        let r = c.call_tool("ide_agents_run_command", json!({"command": "date"}));
+        let code = r["structuredContent"]["error"]["code"].as_str().unwrap();
+        assert!(
+            code == "backend_unavailable" || code == "circuit_open",
+            "{r}"
+        );
+    }
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit().success());
+    let lines = json_lines(&audit_file(&d));
+    assert!(
+        of_type(&lines, "command_executed").is_empty(),
+        "nothing was executed: {lines:?}"
+    );
 }

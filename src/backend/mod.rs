@@ -143,6 +143,15 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// The request never reached the backend: the breaker held it back, or nothing accepted
+    /// the connection.
+    pub fn never_sent(&self) -> bool {
+        matches!(
+            self,
+            BackendError::CircuitOpen { .. } | BackendError::Unavailable { .. }
+        )
+    }
+
     pub fn to_tool_error(&self) -> ToolError {
         match self {
             BackendError::Unavailable { url, reason } => ToolError::new(

@@ -177,15 +177,26 @@ impl BackendTools {
                 }
                 Err(approval_required(&command, &action_id))
             }
-            Decision::Run { .. } => {
+            Decision::Run { grant } => {
                 let request = BackendCall::post_once(
                     Target::Backend,
                     "/command",
                     json!({"command": command, "payload": payload}),
                 );
                 let reply = backend_pool::call(&self.pool, request).await;
+                if let Err(e) = &reply
+                    && e.never_sent()
+                {
+                    // Not executed: no audit entry says it was, and the approval stays.
+                    if let Some(grant) = grant {
+                        self.shared
+                            .approvals
+                            .give_back(&command, grant, Instant::now());
+                    }
+                    return Err(e.to_tool_error());
+                }
                 self.audit(AuditEvent::CommandExecuted {
-                    action_id: None,
+                    action_id: grant.map(|g| g.action_id),
                     command,
                     success: reply.is_ok(),
                     session: Some(session),
