@@ -343,6 +343,7 @@ async fn execute(
                 return Err(BackendError::CircuitOpen {
                     url,
                     retry_after: rejected.retry_after,
+                    target: call.target,
                 });
             }
         };

@@ -124,6 +124,8 @@ pub enum BackendError {
     CircuitOpen {
         url: String,
         retry_after: Duration,
+        /// What to check, for the service behind `url`: the breaker hides the failure itself.
+        target: Target,
     },
     Status {
         url: String,
@@ -171,12 +173,31 @@ impl BackendError {
             )
             .with("url", url.as_str())
             .with("timeout_s", after.as_secs_f64()),
-            BackendError::CircuitOpen { url, retry_after } => {
+            BackendError::CircuitOpen {
+                url,
+                retry_after,
+                target,
+            } => {
                 let secs = retry_after.as_secs_f64().max(0.001);
+                let check = match target {
+                    Target::Backend => {
+                        "If the agents backend is not running, start it (for example \
+                         `ide-agents-backend --port 8001`) or point IDE_AGENTS_BACKEND_URL at it."
+                    }
+                    Target::Ultra => {
+                        "Check that the ULTRA service answers at IDE_AGENTS_ULTRA_URL (or the \
+                         agents backend, when it is unset)."
+                    }
+                    Target::Github => {
+                        "Check the network and IDE_AGENTS_GITHUB_API_URL; `ide-agentsd status` \
+                         shows the breaker."
+                    }
+                };
                 ToolError::new(
                     ErrorCode::CircuitOpen,
                     format!(
-                        "Calls to {url} are paused after repeated failures; retrying in {secs:.1} s."
+                        "Calls to {url} are paused after repeated failures; retrying in {secs:.1} s. \
+                         {check}"
                     ),
                 )
                 .with("url", url.as_str())
@@ -221,6 +242,23 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn an_open_breaker_still_says_what_to_check() {
+        let open = |target| {
+            BackendError::CircuitOpen {
+                url: "http://127.0.0.1:1/x".into(),
+                retry_after: Duration::from_secs(3),
+                target,
+            }
+            .to_tool_error()
+            .message
+        };
+        assert!(open(Target::Backend).contains("ide-agents-backend --port 8001"));
+        assert!(open(Target::Backend).contains("IDE_AGENTS_BACKEND_URL"));
+        assert!(open(Target::Ultra).contains("IDE_AGENTS_ULTRA_URL"));
+        assert!(open(Target::Github).contains("IDE_AGENTS_GITHUB_API_URL"));
+    }
+
+    #[test]
     fn errors_map_to_stable_codes_that_name_the_url() {
         let url = "http://127.0.0.1:1/x".to_string();
         let cases = [
@@ -242,6 +280,7 @@ mod tests {
                 BackendError::CircuitOpen {
                     url: url.clone(),
                     retry_after: Duration::from_secs(3),
+                    target: Target::Backend,
                 },
                 "circuit_open",
             ),
