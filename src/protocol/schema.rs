@@ -97,6 +97,13 @@ fn validate_value(schema: &Value, value: &Value, path: &str) -> Result<(), Strin
             {
                 return Err(format!("argument `{path}` must not be shorter than {min}"));
             }
+            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+                && (s.chars().count() as u64) > max
+            {
+                return Err(format!(
+                    "argument `{path}` must not be longer than {max} characters"
+                ));
+            }
         }
         Value::Array(items) => {
             if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
@@ -189,7 +196,7 @@ mod tests {
         json!({
             "type": "object",
             "properties": {
-                "query": {"type": "string", "minLength": 1},
+                "query": {"type": "string", "minLength": 1, "maxLength": 5},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100},
                 "method": {"type": "string", "enum": ["run", "dry_run"]},
                 "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -246,6 +253,10 @@ mod tests {
             (
                 json!({"query": ""}),
                 "argument `query` must not be shorter than 1",
+            ),
+            (
+                json!({"query": "ééééé!"}),
+                "argument `query` must not be longer than 5 characters",
             ),
         ];
         for (args, want) in cases {

@@ -57,7 +57,8 @@ pub fn specs() -> Vec<ToolSpec> {
             "ide_agents_fetch_doc",
             "Fetch backend documentation on a topic.",
             object_schema(
-                json!({"topic": {"type": "string", "minLength": 1}}),
+                // A topic is a word or two; the backend takes it in the URL.
+                json!({"topic": {"type": "string", "minLength": 1, "maxLength": 256}}),
                 &["topic"],
             ),
             Annotations::REMOTE_READ,
