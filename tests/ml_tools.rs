@@ -239,6 +239,12 @@ fn every_ml_tool_answers_from_the_reference_backend() {
         json!({"raw_score": 0.5, "entropy": 0.1, "interaction_count": 4}),
     );
     assert_eq!(r, json!({"calibrated_score": 0.45, "raw_score": 0.5}));
+    // A whole-number float is the integer (JSON Schema; Python clients send 4.0).
+    let r = call(
+        "calibrate_confidence",
+        json!({"raw_score": 0.5, "entropy": 0.1, "interaction_count": 4.0}),
+    );
+    assert_eq!(r, json!({"calibrated_score": 0.45, "raw_score": 0.5}));
 
     let given = json!([{"id": "x", "confidence": 0.1}, {"id": "y", "confidence": 0.9}]);
     let r = call("rank_predictions_rlhf", json!({"candidates": given}));

@@ -231,8 +231,11 @@ impl Router {
             .with("retry_after_ms", retry_after_ms));
         }
         let invalid = |e: String| ToolError::invalid_arguments(format!("{}: {e}", tool.name));
-        let args = unwrap_arguments(arguments).map_err(invalid)?;
+        let mut args = unwrap_arguments(arguments).map_err(invalid)?;
         record.method = args.get("method").and_then(Value::as_str).map(String::from);
+        if !args.is_empty() {
+            schema::normalize_integers(&tool.input_schema, &mut args);
+        }
         schema::validate(&tool.input_schema, &args).map_err(invalid)?;
         match self.groups.get(&tool.group) {
             // Borrowed, not cloned: a `Recipient` clone allocates.

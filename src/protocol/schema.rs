@@ -13,6 +13,29 @@ pub fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), String>
     validate_object(schema, args, "")
 }
 
+/// Writes a whole-number float (`5.0`, as Python and JavaScript clients often send) as the
+/// integer it is, for the top-level arguments whose schema type is `integer`: JSON Schema
+/// counts `5.0` as an integer, and tools read integers. Runs before [`validate`].
+pub fn normalize_integers(schema: &Value, args: &mut Map<String, Value>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, value) in args.iter_mut() {
+        let Some(x) = value.as_f64().filter(|_| value.is_f64()) else {
+            continue;
+        };
+        let wants_integer = props
+            .get(name)
+            .and_then(|p| p.get("type"))
+            .and_then(Value::as_str)
+            == Some("integer");
+        // Within ±2^53 a float is exactly the integer it prints as.
+        if wants_integer && x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0 {
+            *value = Value::from(x as i64);
+        }
+    }
+}
+
 fn validate_object(schema: &Value, obj: &Map<String, Value>, path: &str) -> Result<(), String> {
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
@@ -61,6 +84,11 @@ fn validate_value(schema: &Value, value: &Value, path: &str) -> Result<(), Strin
             _ => true,
         };
         if !ok {
+            if ty == "integer" && value.as_f64().is_some_and(|x| x.fract() == 0.0) {
+                return Err(format!(
+                    "argument `{path}` is a whole number too large for an integer, got {value}"
+                ));
+            }
             return Err(format!(
                 "argument `{path}` must be {}, got {}",
                 describe_type(ty),
@@ -271,6 +299,34 @@ mod tests {
             err.starts_with("unknown argument `extra` (expected: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn whole_number_floats_are_integers_and_huge_ones_are_named_as_such() {
+        let mut args = json!({"query": "q", "limit": 5.0, "tags": ["a"]})
+            .as_object()
+            .unwrap()
+            .clone();
+        normalize_integers(&schema(), &mut args);
+        assert_eq!(args["limit"], json!(5));
+        assert!(args["limit"].is_i64());
+        assert_eq!(validate(&schema(), &args), Ok(()));
+        let mut half = json!({"query": "q", "limit": 5.5})
+            .as_object()
+            .unwrap()
+            .clone();
+        normalize_integers(&schema(), &mut half);
+        assert_eq!(
+            validate(&schema(), &half),
+            Err("argument `limit` must be an integer, got a number".into())
+        );
+        let mut huge = json!({"query": "q", "limit": 1e19})
+            .as_object()
+            .unwrap()
+            .clone();
+        normalize_integers(&schema(), &mut huge);
+        let err = validate(&schema(), &huge).unwrap_err();
+        assert!(err.contains("too large for an integer"), "{err}");
     }
 
     #[test]
