@@ -310,6 +310,26 @@ fn server_errors_are_retried_for_reads_but_a_command_is_sent_exactly_once() {
 }
 
 #[test]
+fn a_call_whose_own_retries_open_the_breaker_reports_the_failure() {
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_RETRY_BACKOFF_BASE", "0.01")
+        .env("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", "2")
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    backend.faults(json!({"status": 500}));
+    let mut c = d.client();
+    // Attempt 1 and 2 fail and open the breaker; attempt 3 is held back by it.
+    let r = c.call_tool("ide_agents_list_entities", json!({}));
+    assert_eq!(error_code(&r), "backend_error", "{r}");
+    assert_eq!(r["structuredContent"]["error"]["backend_status"], 500);
+    assert_eq!(backend.hits("GET /entities/mappings"), 2);
+    // The next call finds the breaker open.
+    let r = c.call_tool("ide_agents_list_entities", json!({}));
+    assert_eq!(error_code(&r), "circuit_open", "{r}");
+}
+
+#[test]
 fn the_breaker_opens_fails_fast_then_half_opens_and_closes() {
     let backend = Backend::start();
     let d = daemon_for(&backend)

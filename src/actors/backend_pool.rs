@@ -335,16 +335,19 @@ async fn execute(
     // The timeout bounds the whole call, retries and their backoff included.
     let deadline = tokio::time::Instant::now() + timeout;
     let mut attempt = 0;
+    // The failure a retry would have answered: if this call's own failures open the breaker,
+    // the caller hears what went wrong, not that the breaker is open.
+    let mut failed_before: Option<BackendError> = None;
     loop {
         attempt += 1;
         let permit = match upstream.breaker.acquire(Instant::now()) {
             Ok(p) => p,
             Err(rejected) => {
-                return Err(BackendError::CircuitOpen {
+                return Err(failed_before.unwrap_or(BackendError::CircuitOpen {
                     url,
                     retry_after: rejected.retry_after,
                     target: call.target,
-                });
+                }));
             }
         };
         let guard = PermitGuard {
@@ -370,18 +373,26 @@ async fn execute(
                 guard.record(status >= 500);
                 // GitHub's rate limit lasts until its reset time: retrying soon cannot help.
                 let rate_limited = call.target == Target::Github && status == 429;
+                let answer = interpret(&url, status, &body, headers);
                 if may_retry && retryable_status(status) && !rate_limited {
+                    failed_before = answer.err();
                     None
                 } else {
-                    Some(interpret(&url, status, &body, headers))
+                    Some(answer)
                 }
             }
             Attempt::ConnectionFailed(reason) => {
                 guard.record(true);
-                (!may_retry).then_some(Err(BackendError::Unavailable {
+                let failure = BackendError::Unavailable {
                     url: url.clone(),
                     reason,
-                }))
+                };
+                if may_retry {
+                    failed_before = Some(failure);
+                    None
+                } else {
+                    Some(Err(failure))
+                }
             }
             Attempt::Failed(reason) => {
                 guard.record(true);
