@@ -299,7 +299,7 @@ fn a_5xx_burst_shorter_than_the_retry_attempts_is_absorbed_by_retries() {
 }
 
 #[test]
-fn sustained_5xx_are_retried_until_the_breaker_opens_then_fail_fast_with_circuit_open() {
+fn sustained_5xx_are_retried_until_the_breaker_opens_then_calls_fail_fast_with_circuit_open() {
     let backend = Backend::start();
     let d = matrix_daemon(
         &backend.url,
@@ -328,9 +328,11 @@ fn sustained_5xx_are_retried_until_the_breaker_opens_then_fail_fast_with_circuit
     assert_eq!(r["structuredContent"]["error"]["backend_status"], 503);
     assert_eq!(backend.hits(ENTITIES), 3);
 
-    // Failure 5 opens the breaker: the retry after it is refused without being sent.
+    // Failure 5 opens the breaker: the retry after it is refused without being sent, and
+    // the call reports the failure it met, not the breaker it opened.
     let r = a.call_tool("ide_agents_list_entities", json!({}));
-    assert_eq!(error_code(&r), "circuit_open");
+    assert_eq!(error_code(&r), "backend_error", "{r}");
+    assert_eq!(r["structuredContent"]["error"]["backend_status"], 503);
     assert_eq!(
         backend.hits(ENTITIES),
         4,
