@@ -130,6 +130,12 @@ fn past_failures_stay_fixed() {
         let e = jsonrpc::decode(line.as_bytes()).expect_err("not an object");
         assert_eq!((e.id, e.error.code), (None, jsonrpc::INVALID_REQUEST));
     }
+    // A leading byte order mark is ignored, so the rest is judged: here a request with a
+    // null id (-32600), where the oracle took the whole line for invalid JSON.
+    let bom = "\u{feff}{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}";
+    check("a BOM before a message", bom.as_bytes());
+    let e = jsonrpc::decode(bom.as_bytes()).expect_err("a null id");
+    assert_eq!(e.error.code, jsonrpc::INVALID_REQUEST);
     // An id past u64 is a float; its echo read back as another float before serde_json's
     // float_roundtrip.
     let big = "2".to_string() + &"1".repeat(74);

@@ -226,6 +226,8 @@ enum Json {
 
 impl Json {
     fn of(line: &[u8]) -> Json {
+        // Decoding ignores one leading byte order mark (RFC 8259 allows it): judge the rest.
+        let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
         match serde_json::from_slice::<Value>(line) {
             Ok(v) => Json::Valid(v),
             Err(e) => {
