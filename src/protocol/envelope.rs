@@ -13,10 +13,23 @@ pub fn unwrap_arguments(raw: Option<Value>) -> Result<Map<String, Value>, String
         Some(v) => v,
     };
     // At most two levels: `{"arguments": "{\"kwargs\": {…}}"}` is still one request's worth.
+    let mut decoded_a_string = false;
     for _ in 0..3 {
         current = match current {
-            Value::String(text) => serde_json::from_str::<Value>(&text)
-                .map_err(|e| format!("`arguments` is a string but not JSON: {e}"))?,
+            Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(inner) => {
+                    decoded_a_string = true;
+                    inner
+                }
+                // Decoded from JSON already, and plain text: JSON, just not an object.
+                Err(_) if decoded_a_string => {
+                    return Err(format!(
+                        "`arguments` must be an object, got the JSON string {}",
+                        Value::String(text)
+                    ));
+                }
+                Err(e) => return Err(format!("`arguments` is a string but not JSON: {e}")),
+            },
             Value::Object(mut obj) if obj.len() == 1 => {
                 match obj.remove("arguments").or_else(|| obj.remove("kwargs")) {
                     Some(inner @ (Value::Object(_) | Value::String(_))) => inner,
@@ -93,5 +106,13 @@ mod tests {
         );
         assert!(unwrap_arguments(Some(json!({"arguments": 5}))).is_err());
         assert!(unwrap_arguments(Some(json!("[1]"))).is_err());
+        // JSON text holding a string is JSON: the complaint is that it is not an object.
+        assert_eq!(
+            unwrap_arguments(Some(json!({"arguments": "\"str\""}))),
+            Err("`arguments` must be an object, got the JSON string \"str\"".to_string())
+        );
+        // Encoded twice is still read.
+        let twice = json!({"arguments": "\"{\\\"a\\\":1}\""});
+        assert_eq!(unwrap_arguments(Some(twice)).unwrap()["a"], 1);
     }
 }
