@@ -2,14 +2,31 @@
 
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_percent_encoded(&mut out, s);
+    out
+}
+
+/// Appends `s` percent-encoded: unreserved bytes as they are, every other byte as `%XX`.
+/// Also how resource URIs spell snippet names (`resources::Target::uri`, on every read).
+pub fn push_percent_encoded(out: &mut String, s: &str) {
+    // Most text needs no escape: copied whole.
+    if s.bytes().all(is_unreserved) {
+        return out.push_str(s);
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
+        if is_unreserved(b) {
+            out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xF)]));
         }
     }
-    out
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
 /// One URL path segment: percent-encoded, and `.`/`..` encoded too, so an id can never

@@ -76,7 +76,7 @@ impl Target {
             Target::Kb(n) => {
                 out.push_str("kb.snippet/");
                 if encoded {
-                    percent::push_encoded(out, n);
+                    crate::backend::encode::push_percent_encoded(out, n);
                 } else {
                     out.push_str(n);
                 }
