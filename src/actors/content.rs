@@ -13,7 +13,7 @@ use crate::prompts::{self, PromptError};
 use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
 use crate::protocol::version::Era;
 use crate::protocol::{cursor, json_text, lifecycle};
-use crate::resources::{self, ResourceError, SCHEME, Target};
+use crate::resources::{self, ResourceError, Target};
 use crate::shared::Shared;
 use crate::tools::CallNotes;
 use actix::ResponseFuture;
@@ -169,11 +169,7 @@ async fn resources_read(shared: &Shared, req: &Request, era: Era, notes: &CallNo
     let uri = param(req, "uri")
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::invalid_params("resources/read needs params.uri, a string"))?;
-    let target = uri
-        .starts_with(SCHEME)
-        .then(|| Target::parse(uri))
-        .flatten()
-        .ok_or_else(|| not_found(uri, era))?;
+    let target = Target::from_uri(uri).ok_or_else(|| not_found(uri, era))?;
     match resources::read(&shared.cache, &shared.config, &target).await {
         Ok(read) => {
             notes.cache(read.hit);

@@ -36,10 +36,7 @@ pub fn handle(
     };
     // As resources/read takes them: a full URI, a snippet with or without `.md`, encoded
     // or not.
-    let target = uri
-        .starts_with(resources::SCHEME)
-        .then(|| Target::parse(uri))
-        .flatten();
+    let target = Target::from_uri(uri);
     if req.method == "resources/unsubscribe" {
         actor.do_send(Unsubscribe {
             session,

@@ -35,6 +35,14 @@ pub enum Target {
 }
 
 impl Target {
+    /// What an MCP method's `uri` names: only a full `ide-agents://` URI (the tool form takes
+    /// bare names too, through [`Target::parse`]).
+    pub fn from_uri(uri: &str) -> Option<Target> {
+        uri.starts_with(SCHEME)
+            .then(|| Target::parse(uri))
+            .flatten()
+    }
+
     /// Accepts a full URI (`ide-agents://kb.snippet/intro`) or a bare name (`kb.snippet/intro`).
     /// A snippet name may be percent-encoded (`with%20space`) or not (`with space`).
     pub fn parse(uri_or_name: &str) -> Option<Target> {
