@@ -645,10 +645,15 @@ fn conforming_value(schema: &Value) -> Value {
         _ => "null",
     };
     let bound = |key| schema.get(key).and_then(Value::as_f64);
-    let number = match (bound("minimum"), bound("maximum")) {
-        (Some(min), _) => min.ceil(),
-        (None, Some(max)) => max.floor().min(0.0),
-        (None, None) => 0.0,
+    let number = match (
+        bound("minimum"),
+        bound("exclusiveMinimum"),
+        bound("maximum"),
+    ) {
+        (Some(min), _, _) => min.ceil(),
+        (None, Some(above), _) => above.floor() + 1.0,
+        (None, None, Some(max)) => max.floor().min(0.0),
+        (None, None, None) => 0.0,
     };
     match ty {
         "object" => {

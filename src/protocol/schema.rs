@@ -113,6 +113,13 @@ fn validate_value(schema: &Value, value: &Value, path: &str) -> Result<(), Strin
             {
                 return Err(format!("argument `{path}` must be at least {min}, got {n}"));
             }
+            if let Some(min) = schema.get("exclusiveMinimum").and_then(Value::as_f64)
+                && x <= min
+            {
+                return Err(format!(
+                    "argument `{path}` must be more than {min}, got {n}"
+                ));
+            }
             if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
                 && x > max
             {
@@ -226,6 +233,7 @@ mod tests {
             "properties": {
                 "query": {"type": "string", "minLength": 1, "maxLength": 5},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+                "window": {"type": "number", "exclusiveMinimum": 0},
                 "method": {"type": "string", "enum": ["run", "dry_run"]},
                 "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 "payload": {"type": "object"}
@@ -261,6 +269,10 @@ mod tests {
             (
                 json!({"query": "q", "limit": 0}),
                 "argument `limit` must be at least 1, got 0",
+            ),
+            (
+                json!({"query": "q", "window": 0}),
+                "argument `window` must be more than 0, got 0",
             ),
             (
                 json!({"query": "q", "limit": 101}),

@@ -22,7 +22,7 @@ pub fn specs() -> Vec<ToolSpec> {
             group: GroupId::Core,
             description: "Security audit events in the last window_seconds (default 3600) by type, and the types over their anomaly threshold.",
             input_schema: object_schema(
-                json!({"window_seconds": {"type": "number",
+                json!({"window_seconds": {"type": "number", "exclusiveMinimum": 0,
                     "description": "how far back to count, in seconds (default 3600)"}}),
                 &[],
             ),
@@ -66,4 +66,22 @@ pub fn security_anomalies(shared: &Shared, args: &Map<String, Value>) -> ToolRes
     };
     let now = crate::clock::epoch_millis();
     Ok(shared.telemetry.anomalies.report(now, window, &thresholds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::schema::validate;
+
+    #[test]
+    fn the_advertised_schema_refuses_a_window_that_is_not_positive() {
+        let spec = specs()
+            .into_iter()
+            .find(|s| s.name == "ide_agents_security_anomalies")
+            .unwrap();
+        let args = |w: Value| json!({"window_seconds": w}).as_object().unwrap().clone();
+        assert!(validate(&spec.input_schema, &args(json!(0))).is_err());
+        assert!(validate(&spec.input_schema, &args(json!(-5))).is_err());
+        assert_eq!(validate(&spec.input_schema, &args(json!(0.5))), Ok(()));
+    }
 }
