@@ -283,11 +283,17 @@ fn check_decode_error(line: &[u8], e: &DecodeError, json: &Json) {
         Json::Valid(v) => {
             assert_eq!(code, INVALID_REQUEST, "valid JSON {line:?}: {e:?}");
             // The error answers to the request's id whenever it was readable.
+            // Compared as values: a number id is kept in its own spelling (`1e3`).
             let readable = v
                 .as_object()
                 .and_then(|o| o.get("id"))
-                .and_then(RequestId::from_value);
-            assert_eq!(e.id, readable, "error id for {line:?}");
+                .and_then(RequestId::from_value)
+                .map(|id| id.to_value());
+            assert_eq!(
+                e.id.as_ref().map(RequestId::to_value),
+                readable,
+                "error id for {line:?}"
+            );
         }
         Json::Unrepresentable => {}
     }
@@ -305,11 +311,12 @@ fn check_message_matches(message: &Message, v: &Value) {
     let obj = v.as_object().expect("a decoded message is an object");
     assert_eq!(obj.get("jsonrpc"), Some(&json!("2.0")));
     let field = |name: &str| obj.get(name).filter(|v| !v.is_null());
-    let id_of = |v: &Value| RequestId::from_value(&v["id"]);
+    // Compared as values: a number id is kept in its own spelling (`1e3`).
+    let id_of = |v: &Value| RequestId::from_value(&v["id"]).map(|id| id.to_value());
     match message {
         Message::Request(req) => {
             assert_eq!(field("method"), Some(&json!(req.method)));
-            assert_eq!(id_of(v).as_ref(), Some(&req.id));
+            assert_eq!(id_of(v), Some(req.id.to_value()));
             check_params_match(req, field("params"));
             let reply = jsonrpc::encode_result(&req.id, &json!({}));
             let reply: Value = serde_json::from_slice(&reply).expect("a result is JSON");
@@ -322,7 +329,7 @@ fn check_message_matches(message: &Message, v: &Value) {
         }
         Message::Response { id, payload } => {
             assert_eq!(field("method"), None, "a response with a method");
-            assert_eq!(id_of(v).as_ref(), Some(id));
+            assert_eq!(id_of(v), Some(id.to_value()));
             assert_eq!(field("result").or(field("error")), Some(payload));
         }
     }
@@ -359,10 +366,10 @@ fn check_params_match(req: &Request, line_params: Option<&Value>) {
 
 /// Encoding a decoded message again decodes to the same message, and a reply echoes its id.
 fn check_reencoded(message: &Message) {
-    let mut v = match message {
-        Message::Request(req) => json!({"id": req.id.to_value(), "method": req.method}),
-        Message::Notification(n) => json!({"method": n.method}),
-        Message::Response { id, payload } => json!({"id": id.to_value(), "result": payload}),
+    let (id, mut v) = match message {
+        Message::Request(req) => (Some(&req.id), json!({"method": req.method})),
+        Message::Notification(n) => (None, json!({"method": n.method})),
+        Message::Response { id, payload } => (Some(id), json!({"result": payload})),
     };
     v["jsonrpc"] = json!("2.0");
     match message {
@@ -374,7 +381,15 @@ fn check_reencoded(message: &Message) {
         }) => v["params"] = p.clone(),
         _ => {}
     }
-    let line = serde_json::to_vec(&v).expect("a Value serializes");
+    let mut line = serde_json::to_vec(&v).expect("a Value serializes");
+    // The id goes in as written: a number id keeps its own spelling (`1e3`).
+    if let Some(id) = id {
+        let mut member = b"\"id\":".to_vec();
+        jsonrpc::write_id(&mut member, id);
+        member.push(b',');
+        line.splice(1..1, member);
+    }
+    let v = String::from_utf8_lossy(&line);
     match jsonrpc::decode(&line) {
         Ok(again) => assert_eq!(&again, message, "re-encoded as {v}"),
         Err(e) => panic!("re-encoded {v} does not decode: {e:?}"),

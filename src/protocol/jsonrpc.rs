@@ -196,15 +196,21 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
     <&RawValue>::deserialize(d).map(Some)
 }
 
-/// The id from its JSON text; `None` when it is neither a string nor a number.
+/// The id from its JSON text (valid JSON by the grammar); `None` when it is neither a
+/// string nor a number. A number that is not an `i64` is kept as written, so it is echoed
+/// exactly: an integer past 64 bits read as an `f64` would come back rounded, and two such
+/// ids could collide.
 fn request_id(text: &str) -> Option<RequestId> {
-    let bytes = text.as_bytes();
-    // Plain integers short enough to fit are most ids; the rest take the general parse.
-    if !bytes.is_empty() && bytes.len() <= 18 && bytes.iter().all(u8::is_ascii_digit) {
-        return text.parse().ok().map(RequestId::Number);
-    }
-    match bytes.first() {
-        Some(b'"' | b'-' | b'0'..=b'9') => RequestId::from_value(&from_scalar_text(text)?),
+    match text.as_bytes().first() {
+        Some(b'-' | b'0'..=b'9') => match text.parse() {
+            Ok(i) => Some(RequestId::Number(i)),
+            // Past f64 (`1e400`) is past what clients hold: no id, as the parser sees it.
+            Err(_) => text
+                .parse::<f64>()
+                .is_ok_and(f64::is_finite)
+                .then(|| RequestId::Other(text.to_string())),
+        },
+        Some(b'"') => RequestId::from_value(&from_scalar_text(text)?),
         _ => None,
     }
 }
@@ -586,7 +592,12 @@ mod tests {
             "\"with \\\"quote\"",
             "1.5",
             "12345678901234",
-            // Beyond u64 the id is a float: the echo must read back as the same number.
+            "1e3",
+            "-0.50",
+            // Past 64 bits an id is not rounded to an f64, nor two of them made one.
+            "18446744073709551616",
+            "18446744073709551617",
+            "-9223372036854775809",
             "221111111111111111111111111111111111111111111111111111111111111111111111111",
         ] {
             let line = format!(r#"{{"jsonrpc":"2.0","id":{raw},"method":"ping"}}"#);
@@ -594,8 +605,12 @@ mod tests {
                 panic!("not a request")
             };
             let out = encode_result(&req.id, &json!({}));
+            let text = String::from_utf8(out.to_vec()).unwrap();
+            assert!(
+                text.contains(&format!(r#""id":{raw},"#)),
+                "{raw} echoed as {text}"
+            );
             let v: Value = serde_json::from_slice(&out).unwrap();
-            assert_eq!(v["id"], serde_json::from_str::<Value>(raw).unwrap());
             assert_eq!(v["result"], json!({}));
         }
     }
