@@ -159,14 +159,21 @@ fn requests_served_in_any_state_check_the_meta_version_too() {
     let d = daemon().start();
     let mut c = d.client();
     let unsupported = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2030-01-01"}});
-    for method in ["ping", "initialize"] {
+    for method in ["ping", "initialize", "server/discover"] {
         let r = c.call(method, unsupported.clone());
         assert_eq!(r["error"]["code"], -32022, "{method}: {r}");
         assert_eq!(r["error"]["data"]["requested"], "2030-01-01");
+        // The refusal still tells the client what it can speak.
+        assert_eq!(r["error"]["data"]["supported"][0], "2026-07-28", "{r}");
     }
-    // Discovery is how a client learns the versions, so it always answers.
-    let r = c.call("server/discover", unsupported);
-    assert_eq!(r["result"]["supportedVersions"][0], "2026-07-28");
+    // Discovery without a version, or naming a legacy one, answers.
+    for params in [
+        json!({}),
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2025-06-18"}}),
+    ] {
+        let r = c.call("server/discover", params);
+        assert_eq!(r["result"]["supportedVersions"][0], "2026-07-28", "{r}");
+    }
     // The refused initialize left the session uninitialized; a supported version is served.
     let modern = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
     assert_eq!(c.call("ping", modern)["result"], json!({}));

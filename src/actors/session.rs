@@ -192,9 +192,12 @@ impl Session {
                 let result = check_meta_version(&req).map(|_| Reply::Value(json!({})));
                 self.respond(&req.id, result, None);
             }
+            // An unsupported `_meta` version is refused here too (SPEC §2.2); the error's
+            // data lists the supported versions, so the client still learns them.
             "server/discover" => {
-                let result = lifecycle::discover_result(&SERVER_INFO);
-                self.respond(&req.id, Ok(Reply::Value(result)), None);
+                let result = check_meta_version(&req)
+                    .map(|_| Reply::Value(lifecycle::discover_result(&SERVER_INFO)));
+                self.respond(&req.id, result, None);
             }
             _ => match era_of(&req, self.negotiated) {
                 Err(e) => self.send_error(Some(&req.id), &e),

@@ -20,13 +20,13 @@ pub struct ServerInfo {
     pub instructions: &'static str,
 }
 
-/// The capabilities this server implements in a legacy session (`subscriptions`) or for
-/// stateless requests: subscribing needs a session, and the resource list's change
-/// notification only reaches subscribers, so neither is offered without one.
-pub fn capabilities(subscriptions: bool) -> Value {
+/// The capabilities this server implements in a legacy session (`session`) or for
+/// stateless requests. Subscribing and every change notification need a session to carry
+/// them, so none is offered without one.
+pub fn capabilities(session: bool) -> Value {
     json!({
-        "tools": {"listChanged": true},
-        "resources": {"subscribe": subscriptions, "listChanged": subscriptions},
+        "tools": {"listChanged": session},
+        "resources": {"subscribe": session, "listChanged": session},
         // The six prompts are fixed (a prompts dir overrides texts, not the list), so the
         // list never changes.
         "prompts": {"listChanged": false},
@@ -127,10 +127,11 @@ mod tests {
         assert_eq!(r["ttlMs"], DISCOVER_TTL_MS);
         assert_eq!(r["cacheScope"], "private");
         assert_eq!(r["_meta"][SERVER_INFO_META_KEY]["name"], "ide-agentsd");
-        // Stateless requests cannot subscribe (resources/subscribe needs a legacy session).
+        // Stateless requests cannot subscribe (resources/subscribe needs a legacy session),
+        // and no notification reaches them.
         assert_eq!(r["capabilities"]["resources"]["subscribe"], false);
         assert_eq!(r["capabilities"]["resources"]["listChanged"], false);
-        assert_eq!(r["capabilities"]["tools"]["listChanged"], true);
+        assert_eq!(r["capabilities"]["tools"]["listChanged"], false);
     }
 
     #[test]
