@@ -268,6 +268,10 @@ fn stateless_results_carry_a_real_decreasing_ttl() {
         assert!(Instant::now() < deadline, "ttlMs never decreased from {t1}");
     };
     assert!(t2 < t1);
+    // The build log is a live tail: no time to reuse it, though the daemon caches it.
+    let log = c.call_modern("resources/read", json!({"uri": "ide-agents://build.logs"}));
+    assert_eq!(log["result"]["ttlMs"], 0, "{log}");
+    assert_eq!(log["result"]["cacheScope"], "private");
     let listed = c.call_modern("resources/list", json!({}));
     assert!(ttl(&listed) <= 60_000);
     let prompts = c.call_modern("prompts/list", json!({}));
@@ -309,6 +313,10 @@ fn capabilities_and_instructions_name_resources_and_prompts() {
     assert_eq!(
         discovered["result"]["capabilities"]["resources"],
         json!({"subscribe": false, "listChanged": false})
+    );
+    assert_eq!(
+        discovered["result"]["capabilities"]["tools"],
+        json!({"listChanged": false})
     );
     let i = c.call_tool("ide_agents_server_instructions", json!({}));
     let s = &i["structuredContent"];

@@ -108,7 +108,7 @@ fn with_ttl(mut result: Value, era: Era, ttl_left: Duration) -> Reply {
 
 /// The `resources/read` result, written from the stored, already escaped text: a hit
 /// copies the text once instead of cloning it into a `Value` and escaping it again.
-fn read_result(uri: &str, read: &Cached, era: Era) -> Vec<u8> {
+fn read_result(uri: &str, read: &Cached, era: Era, fresh_for: Duration) -> Vec<u8> {
     let v = &read.value;
     let text = v["text_json"].as_str().unwrap_or("\"\"");
     let mut out = Vec::with_capacity(text.len() + uri.len() + 200);
@@ -120,7 +120,7 @@ fn read_result(uri: &str, read: &Cached, era: Era) -> Vec<u8> {
     out.extend_from_slice(text.as_bytes());
     out.extend_from_slice(b"}]");
     if era.is_modern() {
-        let ttl_ms = read.ttl_left.as_millis() as u64;
+        let ttl_ms = fresh_for.as_millis() as u64;
         out.extend_from_slice(b",\"ttlMs\":");
         out.extend_from_slice(itoa::Buffer::new().format(ttl_ms).as_bytes());
         out.extend_from_slice(b",\"cacheScope\":\"private\"");
@@ -173,7 +173,8 @@ async fn resources_read(shared: &Shared, req: &Request, era: Era, notes: &CallNo
     match resources::read(&shared.cache, &shared.config, &target).await {
         Ok(read) => {
             notes.cache(read.hit);
-            Ok(Reply::Encoded(read_result(uri, &read, era)))
+            let fresh_for = target.fresh_for(read.ttl_left);
+            Ok(Reply::Encoded(read_result(uri, &read, era, fresh_for)))
         }
         Err(ResourceError::NotFound(_)) => Err(not_found(uri, era)),
         Err(e @ ResourceError::Unreadable(_)) => Err(RpcError::new(INTERNAL_ERROR, e.message())),
@@ -214,6 +215,8 @@ async fn prompts_get(shared: &Shared, req: &Request, era: Era) -> RpcResult {
 mod tests {
     use super::*;
 
+    const TTL: Duration = Duration::from_millis(1234);
+
     fn cached(text: &str) -> Cached {
         Cached {
             value: Arc::new(json!({
@@ -221,7 +224,7 @@ mod tests {
                 "text": text,
                 "text_json": serde_json::to_string(text).unwrap(),
             })),
-            ttl_left: Duration::from_millis(1234),
+            ttl_left: TTL,
             hit: true,
         }
     }
@@ -230,15 +233,20 @@ mod tests {
     fn a_read_result_written_as_bytes_is_the_json_of_its_parts() {
         let text = "line \"one\"\n\ttab \\ é";
         let uri = "ide-agents://kb.snippet/a\"b";
-        let legacy: Value =
-            serde_json::from_slice(&read_result(uri, &cached(text), Era::Legacy("2025-06-18")))
-                .expect("valid JSON");
+        let legacy: Value = serde_json::from_slice(&read_result(
+            uri,
+            &cached(text),
+            Era::Legacy("2025-06-18"),
+            TTL,
+        ))
+        .expect("valid JSON");
         assert_eq!(
             legacy,
             json!({"contents": [{"uri": uri, "mimeType": "text/plain", "text": text}]})
         );
-        let modern: Value = serde_json::from_slice(&read_result(uri, &cached(text), Era::Modern))
-            .expect("valid JSON");
+        let modern: Value =
+            serde_json::from_slice(&read_result(uri, &cached(text), Era::Modern, TTL))
+                .expect("valid JSON");
         assert_eq!(modern["contents"], legacy["contents"]);
         assert_eq!(modern["ttlMs"], 1234);
         assert_eq!(modern["cacheScope"], "private");

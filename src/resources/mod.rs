@@ -15,6 +15,7 @@ use crate::config::Config;
 use serde_json::{Value, json};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::Duration;
 
 pub const SCHEME: &str = "ide-agents://";
 pub const REPO_GRAPH: &str = "repo.graph";
@@ -35,6 +36,16 @@ pub enum Target {
 }
 
 impl Target {
+    /// How long a client may reuse what it read (the stateless era's `ttlMs`): the cached
+    /// item's time left, but nothing for the build log, a live tail that grows while a
+    /// build runs (the daemon itself checks the file on every read).
+    pub fn fresh_for(&self, ttl_left: Duration) -> Duration {
+        match self {
+            Target::BuildLogs => Duration::ZERO,
+            _ => ttl_left,
+        }
+    }
+
     /// What an MCP method's `uri` names: only a full `ide-agents://` URI (the tool form takes
     /// bare names too, through [`Target::parse`]).
     pub fn from_uri(uri: &str) -> Option<Target> {
