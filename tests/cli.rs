@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{BIN, daemon};
+use common::{BIN, Backend, daemon, daemon_for};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -87,6 +87,36 @@ fn connect_reports_a_daemon_that_goes_away_while_the_ide_is_still_talking() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("closed the connection"), "{err}");
     drop(stdin);
+}
+
+#[test]
+fn connect_hangs_up_for_an_ide_that_went_away_so_its_calls_are_dropped() {
+    use std::io::BufRead;
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    backend.faults(json!({"hang": true, "paths": ["/documentation"]}));
+    let mut child = spawn_connect(&d.socket);
+    let mut stdin = child.stdin.take().unwrap();
+    let slow = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "ide_agents_fetch_doc", "arguments": {"topic": "x"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}});
+    writeln!(stdin, "{slow}").unwrap();
+    backend.wait_for("the call to reach the backend", |s| {
+        s["in_flight"].as_u64() == Some(1)
+    });
+    // The IDE dies: both its ends close. A half-close alone would keep the call running
+    // until the backend answered, for nobody.
+    drop(std::io::BufReader::new(child.stdout.take().unwrap()).lines());
+    drop(stdin);
+    backend.wait_for("the backend to see the call dropped", |s| {
+        s["dropped"].as_u64() == Some(1)
+    });
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("nothing reads stdout"), "{err}");
 }
 
 #[test]

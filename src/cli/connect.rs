@@ -2,7 +2,9 @@
 //! the socket to stdout byte for byte; on stdin EOF it half-closes the socket and keeps
 //! copying until the daemon closes, so every answer arrives. A daemon that closes first
 //! (it stopped, restarted or died while the IDE still had requests to send) is an error
-//! the IDE sees: exit 3 and one line on stderr.
+//! the IDE sees: exit 3 and one line on stderr. An IDE that exits or is killed closes both
+//! its ends: once nobody reads stdout, the bridge hangs up the socket entirely, and the
+//! daemon drops that client's calls as it does for a client that disconnects.
 
 use super::client::{EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, unreachable_message};
 use std::io::{Read, Write};
@@ -30,7 +32,20 @@ pub fn run(path: &Path) -> i32 {
     let stdin_state = Arc::new(StdinState::default());
     let state = stdin_state.clone();
     std::thread::spawn(move || copy_stdin(to_daemon, &state));
-    match copy(stream, std::io::stdout().lock()) {
+    let reader_gone = Arc::new(AtomicBool::new(false));
+    if let Ok(socket) = stream.try_clone() {
+        let gone = reader_gone.clone();
+        std::thread::spawn(move || hang_up_when_stdout_reader_leaves(&socket, &gone));
+    }
+    let copied = copy_reporting(&stream, std::io::stdout().lock());
+    if reader_gone.load(Ordering::SeqCst) {
+        // Whoever would read this has gone; it may have taken stderr with it.
+        eprintln!(
+            "ide-agentsd connect: nothing reads stdout any more; the daemon was told to drop this client's requests"
+        );
+        return EXIT_ERROR;
+    }
+    match copied {
         // Set before the half-close, so a daemon that closed after it was told is a clean end.
         Ok(()) if stdin_state.ended.load(Ordering::SeqCst) => EXIT_OK,
         Ok(()) if stdin_state.failed.load(Ordering::SeqCst) => {
@@ -45,12 +60,47 @@ pub fn run(path: &Path) -> i32 {
             );
             EXIT_UNREACHABLE
         }
-        Err(e) => {
+        Err(Side::Read(e)) => {
             eprintln!(
                 "ide-agentsd connect: connection to {} failed: {e}",
                 path.display()
             );
             EXIT_ERROR
+        }
+        Err(Side::Write(e)) => {
+            eprintln!("ide-agentsd connect: writing stdout failed: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Blocks until stdout has no reader (a pipe's read end closed: `POLLERR`; a socket or
+/// terminal hung up: `POLLHUP`), then shuts the socket both ways, which the daemon sees as
+/// a hang-up rather than the half-close of a client that still wants its answers. A
+/// stdout that cannot tell (a file, /dev/null) never wakes this thread.
+fn hang_up_when_stdout_reader_leaves(socket: &UnixStream, gone: &AtomicBool) {
+    let mut stdout = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        // No events asked for: poll still reports the error and hang-up conditions.
+        events: 0,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd that outlives the call.
+        let n = unsafe { libc::poll(&mut stdout, 1, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if stdout.revents & libc::POLLNVAL != 0 {
+            return;
+        }
+        if stdout.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            gone.store(true, Ordering::SeqCst);
+            let _ = socket.shutdown(Shutdown::Both);
+            return;
         }
     }
 }
@@ -85,10 +135,6 @@ enum Side {
 }
 
 /// Copies until EOF, flushing after every read so answers are never held back.
-fn copy(from: impl Read, to: impl Write) -> std::io::Result<()> {
-    copy_reporting(from, to).map_err(|(Side::Read(e) | Side::Write(e))| e)
-}
-
 fn copy_reporting(mut from: impl Read, mut to: impl Write) -> Result<(), Side> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
