@@ -20,17 +20,20 @@ pub fn pool(shared: &Shared) -> Value {
         .to_json(c.pool_max_connections, c.pool_max_idle)
 }
 
-/// The circuit breaker of the backend (and of the ULTRA URL when it has its own).
+/// The circuit breaker of the backend, with those of the ULTRA URL (when it has its own)
+/// and of the GitHub API nested under `ultra` and `github`.
 pub fn breaker(shared: &Shared) -> Value {
     let now = std::time::Instant::now();
-    let mut main = shared.breaker_for(&shared.config.backend_url).snapshot(now);
-    if let Some(ultra) = shared
-        .config
-        .ultra_url
-        .as_ref()
-        .filter(|u| **u != shared.config.backend_url)
-    {
-        main["ultra"] = shared.breaker_for(ultra).snapshot(now);
+    let c = &shared.config;
+    let mut main = shared.breaker_for(&c.backend_url).snapshot(now);
+    let others = [
+        ("ultra", c.ultra_url.as_ref()),
+        ("github", Some(&c.github_api_url)),
+    ];
+    for (name, url) in others {
+        if let Some(url) = url.filter(|u| **u != c.backend_url) {
+            main[name] = shared.breaker_for(url).snapshot(now);
+        }
     }
     main
 }

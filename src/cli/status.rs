@@ -61,8 +61,10 @@ fn section(v: &Value) -> String {
     match v.as_object() {
         Some(map) if map.get("available") == Some(&Value::Bool(false)) => "not available".into(),
         Some(map) if map.is_empty() => "-".into(),
+        // Nested sections (another service's breaker) get lines of their own.
         Some(map) => map
             .iter()
+            .filter(|(_, v)| !v.is_object())
             .map(|(k, v)| format!("{k} {}", text(v)))
             .collect::<Vec<_>>()
             .join(", "),
@@ -129,7 +131,7 @@ pub fn render(s: &Value) -> String {
     } else {
         "not loaded"
     };
-    let rows = [
+    let mut rows = vec![
         ("state", state),
         (
             "daemon",
@@ -191,6 +193,14 @@ pub fn render(s: &Value) -> String {
         ("cache", section(&s["cache"])),
         ("approvals", section(&s["pending_approvals"])),
     ];
+    // The breakers of GitHub and of the ULTRA URL, each on a line under the backend's.
+    if let Some(at) = rows.iter().position(|(k, _)| *k == "breaker") {
+        for (label, name) in [("  ultra", "ultra"), ("  github", "github")] {
+            if let Some(b) = s["breaker"].get(name) {
+                rows.insert(at + 1, (label, section(b)));
+            }
+        }
+    }
     for (k, v) in rows {
         let _ = writeln!(out, "{k:<12} {v}");
     }
@@ -220,7 +230,8 @@ mod tests {
                           "file": "/l/mcp_tool_spans.jsonl"},
             "tool_groups": {"core": true, "github": true, "ultra": false,
                             "ml": {"enabled": false, "loaded": false}},
-            "backend": {"available": false}, "breaker": {"state": "closed"},
+            "backend": {"available": false},
+            "breaker": {"state": "closed", "github": {"state": "open", "open_remaining_s": 3.5}},
             "pool": {"available": false}, "cache": {"available": false},
             "pending_approvals": {"available": false},
             "degraded": true, "degraded_reasons": ["2 telemetry span(s) dropped"],
@@ -233,7 +244,11 @@ mod tests {
         assert!(out.contains("up 1h02m03s, 2 workers"), "{out}");
         assert!(out.contains("2025-06-18, 2026-07-28"), "{out}");
         assert!(out.contains("1 open, 9 total"), "{out}");
-        assert!(out.contains("breaker      state closed"), "{out}");
+        assert!(out.contains("breaker      state closed\n"), "{out}");
+        assert!(
+            out.contains("  github     open_remaining_s 3.5, state open"),
+            "{out}"
+        );
         assert!(out.contains("cache        not available"), "{out}");
         assert!(
             out.contains("ide_agents_healthz         3       1      0.050      1.500"),

@@ -187,6 +187,22 @@ impl Daemon {
         Client::connect(&self.socket)
     }
 
+    /// What `ide-agentsd status --json` prints for this daemon, whatever its exit code
+    /// (which says whether the daemon is degraded).
+    pub fn status_json(&self) -> Value {
+        let out = std::process::Command::new(BIN)
+            .args(["status", "--json", "--socket"])
+            .arg(&self.socket)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "status --json printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+
     /// A client that has done the legacy handshake.
     pub fn initialized_client(&self) -> Client {
         let mut c = self.client();
