@@ -237,9 +237,14 @@ impl Config {
             Some(_) => Some(src.url("IDE_AGENTS_ULTRA_URL", "")?),
             None => None,
         };
-        let github_token = (src.env)("GITHUB_TOKEN")
-            .or_else(|| (src.env)("GITHUB_PERSONAL_ACCESS_TOKEN"))
-            .filter(|t| !t.trim().is_empty());
+        // An empty or blank variable is no token (`GITHUB_TOKEN=` in a .env template), and
+        // the line end a CRLF file leaves on a value is not part of it.
+        let token = |name| {
+            (src.env)(name)
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+        };
+        let github_token = token("GITHUB_TOKEN").or_else(|| token("GITHUB_PERSONAL_ACCESS_TOKEN"));
         let path = |env: &str| src.text(env).map(|p| cwd.join(p));
         Ok(Config {
             socket: path("IDE_AGENTS_SOCKET").unwrap_or_else(|| default_socket_path(src.env)),
@@ -386,6 +391,21 @@ mod tests {
         assert_eq!(c.logs_dir, PathBuf::from("/work/logs"));
         assert_eq!(c.request_timeout, Duration::from_secs(30));
         assert_eq!(c.retry_backoff_base, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_blank_github_token_gives_way_to_the_personal_access_token() {
+        let pat = [("GITHUB_PERSONAL_ACCESS_TOKEN", "tok_pat")];
+        for blank in ["", "  ", "\r\n"] {
+            let c = load(&[], &[("GITHUB_TOKEN", blank), pat[0]]).unwrap();
+            assert_eq!(c.github_token.as_deref(), Some("tok_pat"), "{blank:?}");
+        }
+        let c = load(&[], &[("GITHUB_TOKEN", "tok_main\r\n"), pat[0]]).unwrap();
+        assert_eq!(c.github_token.as_deref(), Some("tok_main"));
+        assert_eq!(
+            load(&[], &[("GITHUB_TOKEN", " ")]).unwrap().github_token,
+            None
+        );
     }
 
     #[test]
