@@ -68,6 +68,27 @@ fn entities_docs_and_catalog_come_from_the_backend() {
 }
 
 #[test]
+fn entities_that_are_not_a_list_are_an_error_and_not_cached() {
+    let backend = Backend::start();
+    let d = daemon_for(&backend).start();
+    let mut c = d.client();
+    // A 200 whose JSON is an object, not the documented array.
+    backend.faults(json!({"status": 200, "paths": ["/entities/mappings"]}));
+    let r = c.call_tool("ide_agents_list_entities", json!({}));
+    assert_eq!(error_code(&r), "backend_error");
+    let message = r["content"][0]["text"].as_str().unwrap();
+    assert!(
+        message.contains("an object where the list of entities"),
+        "{r}"
+    );
+    // The backend recovers: the next call asks it again and gets the list.
+    backend.faults(json!({}));
+    let r = c.call_tool("ide_agents_list_entities", json!({}));
+    assert!(ok(&r)["entities"].is_array(), "{r}");
+    assert_eq!(backend.hits("GET /entities/mappings"), 2);
+}
+
+#[test]
 fn a_command_runs_only_once_per_approval() {
     let backend = Backend::start();
     let d = daemon_for(&backend).start();

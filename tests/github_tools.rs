@@ -318,6 +318,65 @@ fn token_and_rate_limit_problems_are_clear_tool_errors() {
         before,
         "nothing is sent without a token"
     );
+
+    // A token no header can carry is named as such, every time: nothing is sent, so there
+    // is no failure for the breaker to count (its threshold is 5).
+    let d = with_github(daemon(), &gh, "go od").start();
+    let mut c: Client = d.client();
+    for _ in 0..6 {
+        let r = c.call_tool("ide_agents_github_repos", json!({}));
+        let e = error(&r);
+        assert_eq!(e["code"], "unauthorized", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("characters"), "{e}");
+    }
+    assert_eq!(gh.requests().len(), before);
+
+    // The line end a CRLF .env file leaves is not part of the token.
+    let listed = call("good\r\n");
+    assert_eq!(listed["isError"], false, "{listed}");
+    assert_eq!(gh.authorizations().last().unwrap(), "Bearer good");
+}
+
+#[test]
+fn an_answer_that_is_not_a_list_is_an_error_not_an_empty_listing() {
+    let gh = MockGithub::start(five_repos(), HashMap::new());
+    let d = with_github(daemon(), &gh, "object").start();
+    let mut c: Client = d.client();
+    for _ in 0..2 {
+        let r = c.call_tool("ide_agents_github_repos", json!({}));
+        let e = error(&r);
+        assert_eq!(e["code"], "backend_error", "{e}");
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("/user/repos with an object"), "{e}");
+    }
+    assert_eq!(gh.requests().len(), 2, "an error is not cached");
+}
+
+#[test]
+fn the_github_breaker_shows_in_status_and_metrics() {
+    let gh = MockGithub::start(five_repos(), HashMap::new());
+    let d = with_github(daemon(), &gh, "broken")
+        .env("IDE_AGENTS_RETRY_ATTEMPTS", "1")
+        .env("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", "2")
+        .start();
+    let mut c: Client = d.client();
+    for _ in 0..2 {
+        let r = c.call_tool("ide_agents_github_repos", json!({}));
+        let e = error(&r);
+        assert_eq!(e["code"], "backend_error", "{e}");
+    }
+    let r = c.call_tool("ide_agents_github_repos", json!({}));
+    let e = error(&r);
+    assert_eq!(e["code"], "circuit_open", "{e}");
+    let metrics = c.call_tool("ide_agents_metrics_snapshot", json!({}));
+    let breaker = &metrics["structuredContent"]["breaker"];
+    assert_eq!(breaker["github"]["state"], "open", "{breaker}");
+    assert_eq!(
+        breaker["state"], "closed",
+        "the backend's own breaker: {breaker}"
+    );
+    let status = d.status_json();
+    assert_eq!(status["breaker"]["github"]["state"], "open", "{status}");
 }
 
 #[test]

@@ -371,3 +371,34 @@ fn a_failed_part_of_the_dashboard_is_reported_inside_it() {
     assert_eq!(r["calibration_metrics"]["ece"], 0.05);
     assert_eq!(r["system_status"]["status"], "ok");
 }
+
+#[test]
+fn an_answer_without_the_result_it_is_read_for_is_a_backend_error() {
+    let backend = Backend::start();
+    let d = ml_daemon(&backend).start();
+    let mut c = d.client();
+    // 200 with `{"error":"injected"}`: neither a mood nor a personality engine.
+    backend.faults(json!({"status": 200, "paths": ["/ai/intelligence/"]}));
+    let cases = [
+        (
+            "ide_agents_ml_analyze_emotion",
+            json!({"text": "great"}),
+            "`mood`",
+        ),
+        (
+            "ide_agents_ml_get_personality_profile",
+            json!({}),
+            "`personality_engine`",
+        ),
+    ];
+    for (tool, args, missing) in cases {
+        let r = c.call_tool(tool, args);
+        assert_eq!(r["isError"], true, "{tool}: {r}");
+        let e = &r["structuredContent"]["error"];
+        assert_eq!(e["code"], "backend_error", "{tool}: {r}");
+        assert!(
+            e["message"].as_str().unwrap().contains(missing),
+            "{tool}: {r}"
+        );
+    }
+}

@@ -196,8 +196,8 @@ impl BackendError {
                 ToolError::new(
                     ErrorCode::CircuitOpen,
                     format!(
-                        "Calls to {url} are paused after repeated failures; retrying in {secs:.1} s. \
-                         {check}"
+                        "Calls to {url} are paused after repeated failures; the next one is let \
+                         through in {secs:.1} s. {check}"
                     ),
                 )
                 .with("url", url.as_str())
@@ -234,6 +234,25 @@ impl BackendError {
             .with("url", url.as_str()),
         }
     }
+}
+
+/// A success whose JSON is not what the call documents: a backend error, so it is not
+/// cached and the tool's result keeps its advertised shape.
+pub fn unexpected_shape(
+    service: &str,
+    path: &str,
+    status: u16,
+    body: &Value,
+    wanted: &str,
+) -> ToolError {
+    ToolError::new(
+        ErrorCode::BackendError,
+        format!(
+            "{service} answered {path} with {} where {wanted} was expected.",
+            crate::protocol::schema::kind(body)
+        ),
+    )
+    .with("backend_status", status)
 }
 
 #[cfg(test)]

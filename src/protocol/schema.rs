@@ -199,7 +199,8 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+/// What a JSON value is, as an error message names it ("an object").
+pub fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

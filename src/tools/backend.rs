@@ -7,7 +7,7 @@ use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
 use crate::actors::telemetry::AuditLog;
 use crate::approvals::{Decision, shown};
 use crate::backend::encode::percent_encode;
-use crate::backend::{BackendCall, Target};
+use crate::backend::{BackendCall, Target, unexpected_shape};
 use crate::cache::Kind;
 use crate::shared::Shared;
 use crate::telemetry::AuditEvent;
@@ -249,10 +249,19 @@ impl BackendTools {
                 .map_err(|e| e.to_tool_error())?;
             notes.backend_status(reply.status);
             let entities = match reply.body {
-                Value::Object(mut o) if o.contains_key("entities") => {
-                    o.remove("entities").unwrap_or(Value::Null)
+                Value::Object(mut o) if o.get("entities").is_some_and(Value::is_array) => {
+                    o.remove("entities").unwrap_or_default()
                 }
-                other => other,
+                list @ Value::Array(_) => list,
+                other => {
+                    return Err(unexpected_shape(
+                        "The agents backend",
+                        "/entities/mappings",
+                        reply.status,
+                        &other,
+                        "the list of entities",
+                    ));
+                }
             };
             Ok(json!({ "entities": entities }))
         };

@@ -108,6 +108,13 @@ pub fn parse_ranking(body: &Value, candidates: &[String]) -> Result<Vec<Value>, 
             candidates.get(i).cloned()
         });
         match (text, item_score(item)) {
+            // A ranking is of the texts asked about; anything else is the ranker's mistake.
+            (Some(t), Some(_)) if !candidates.contains(&t) => {
+                return Err(ToolError::new(
+                    ErrorCode::BackendError,
+                    format!("The ranker scored an item that is not one of the candidates: {item}"),
+                ));
+            }
             (Some(t), Some(s)) => ranked.push((t, s)),
             _ => return Err(unreadable_item(item)),
         }
@@ -186,5 +193,10 @@ mod tests {
     fn malformed_rankings_are_backend_errors() {
         assert!(parse_ranking(&json!({"ranked": "no"}), &[]).is_err());
         assert!(parse_ranking(&json!([{"candidate": "a"}]), &[]).is_err());
+        let candidates = vec!["a".to_string(), "b".to_string()];
+        let e = parse_ranking(&json!([{"candidate": "zzz", "score": 0.3}]), &candidates);
+        assert!(e.unwrap_err().message.contains("not one of the candidates"));
+        let out_of_range = json!([{"index": 2, "score": 0.3}]);
+        assert!(parse_ranking(&out_of_range, &candidates).is_err());
     }
 }

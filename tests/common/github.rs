@@ -152,6 +152,9 @@ fn answer(
                 json!({"message": "You have exceeded a secondary rate limit."}),
             );
         }
+        // GitHub failing, and something before it answering JSON that is not GitHub's.
+        "Bearer broken" => return (500, vec![], json!({"message": "Server Error"})),
+        "Bearer object" => return (200, vec![], json!({"message": "sign in first"})),
         _ => return (401, vec![], json!({"message": "Bad credentials"})),
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));

@@ -5,7 +5,7 @@
 use super::select::RepoQuery;
 use crate::actors::backend_pool::{self, BackendPool};
 use crate::backend::encode::{path_segment, percent_encode};
-use crate::backend::{BackendCall, BackendError, Headers, Target};
+use crate::backend::{BackendCall, BackendError, Headers, Target, unexpected_shape};
 use crate::cache::Kind;
 use crate::clock;
 use crate::shared::Shared;
@@ -22,17 +22,26 @@ const MAX_PAGES: usize = 100;
 pub struct Github {
     shared: Arc<Shared>,
     pool: Addr<BackendPool>,
-    /// `Bearer <token>`, and the token's identity for cache keys.
-    auth: Option<(String, String)>,
+    /// `Bearer <token>` and the token's identity for cache keys, or why there is none.
+    auth: Result<(String, String), &'static str>,
 }
+
+const NO_TOKEN: &str = "No GitHub token: set GITHUB_TOKEN (or GITHUB_PERSONAL_ACCESS_TOKEN) in the \
+                        daemon's environment and restart it.";
+
+const UNUSABLE_TOKEN: &str = "The GitHub token holds characters an HTTP header cannot carry \
+                              (spaces, control characters or non-ASCII): check GITHUB_TOKEN (or \
+                              GITHUB_PERSONAL_ACCESS_TOKEN) and restart the daemon.";
 
 impl Github {
     pub fn new(shared: Arc<Shared>, pool: Addr<BackendPool>) -> Github {
-        let auth = shared
-            .config
-            .github_token
-            .as_deref()
-            .map(|t| (format!("Bearer {t}"), token_identity(t)));
+        let auth = match shared.config.github_token.as_deref() {
+            None => Err(NO_TOKEN),
+            // Refused here, not by the HTTP client: its error would read as a network
+            // failure and count against the breaker, though nothing was sent.
+            Some(t) if !t.bytes().all(|b| b.is_ascii_graphic()) => Err(UNUSABLE_TOKEN),
+            Some(t) => Ok((format!("Bearer {t}"), token_identity(t))),
+        };
         Github { shared, pool, auth }
     }
 
@@ -72,13 +81,10 @@ impl Github {
     /// `{items, next}` for one GitHub path, from the cache or GitHub. `next` is the path of
     /// the next page, kept only when it is on the configured GitHub host.
     async fn get(&self, path: &str) -> Result<Arc<Value>, ToolError> {
-        let Some((auth, identity)) = &self.auth else {
-            return Err(ToolError::new(
-                ErrorCode::Unauthorized,
-                "No GitHub token: set GITHUB_TOKEN (or GITHUB_PERSONAL_ACCESS_TOKEN) in the \
-                 daemon's environment and restart it.",
-            ));
-        };
+        let (auth, identity) = self
+            .auth
+            .as_ref()
+            .map_err(|why| ToolError::new(ErrorCode::Unauthorized, *why))?;
         let base = self.shared.config.github_api_url.clone();
         let call = BackendCall::get(Target::Github, path)
             .header("authorization", auth.clone())
@@ -93,6 +99,18 @@ impl Github {
             let reply = backend_pool::call(&pool, call)
                 .await
                 .map_err(|e| github_error(&e))?;
+            // Both listings GitHub is asked for are arrays; anything else (a proxy's or
+            // an SSO page's JSON) would read as "no repositories" for a whole TTL.
+            if !reply.body.is_array() {
+                let listing = path.split_once('?').map_or(path, |(p, _)| p);
+                return Err(unexpected_shape(
+                    "GitHub",
+                    listing,
+                    reply.status,
+                    &reply.body,
+                    "a list",
+                ));
+            }
             let next = reply
                 .headers
                 .get("link")
@@ -178,6 +196,10 @@ pub fn github_error(e: &BackendError) -> ToolError {
                         ErrorCode::NotFound,
                         format!("GitHub has no {url}, or the token cannot see it."),
                     ),
+                    _ if said.is_empty() => ToolError::new(
+                        ErrorCode::BackendError,
+                        format!("GitHub answered {status} for {url}."),
+                    ),
                     _ => ToolError::new(
                         ErrorCode::BackendError,
                         format!("GitHub answered {status} for {url}: {said}"),
@@ -245,6 +267,27 @@ mod tests {
             Some("https://api.github.com/user/repos?page=3")
         );
         assert_eq!(next_link(r#"<https://x/y?page=1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn a_failure_without_a_message_ends_its_sentence() {
+        let failed = |body| {
+            github_error(&BackendError::Status {
+                url: "http://gh/user/repos".into(),
+                status: 502,
+                body,
+                headers: Headers(Vec::new()),
+            })
+            .message
+        };
+        assert_eq!(
+            failed(Value::Null),
+            "GitHub answered 502 for http://gh/user/repos."
+        );
+        assert_eq!(
+            failed(json!({"message": "Bad Gateway"})),
+            "GitHub answered 502 for http://gh/user/repos: Bad Gateway"
+        );
     }
 
     #[test]

@@ -48,7 +48,8 @@ impl MlTools {
                     body,
                 );
                 let reply = self.send(call).await?;
-                json!({"text": text, "mood": reply["mood"], "confidence": reply["confidence"]})
+                let mood = required_member(&reply, "mood", "/ai/intelligence/mood/analyze")?;
+                json!({"text": text, "mood": mood, "confidence": reply["confidence"]})
             }
             "ide_agents_ml_get_predictions" => {
                 self.get(format!("/ai/intelligence/predictions/{}", user()))
@@ -65,7 +66,9 @@ impl MlTools {
             }
             "ide_agents_ml_get_personality_profile" => {
                 let status = self.get("/ai/intelligence/status".into()).await?;
-                json!({ "personality_engine": status["personality_engine"] })
+                let engine =
+                    required_member(&status, "personality_engine", "/ai/intelligence/status")?;
+                json!({ "personality_engine": engine })
             }
             "ide_agents_ml_adjust_personality" => {
                 let requested: Map<String, Value> = ["personality_type", "mood", "tone"]
@@ -155,5 +158,17 @@ fn as_object(body: Value) -> Value {
     match body {
         Value::Object(_) => body,
         other => json!({ "result": other }),
+    }
+}
+
+/// The member a tool's result is made of: a success without it would report nulls as if
+/// the backend had said them.
+fn required_member(body: &Value, key: &str, path: &str) -> Result<Value, ToolError> {
+    match body.get(key) {
+        Some(v) if !v.is_null() => Ok(v.clone()),
+        _ => Err(ToolError::new(
+            ErrorCode::BackendError,
+            format!("The agents backend answered {path} without `{key}`."),
+        )),
     }
 }
