@@ -169,21 +169,19 @@ impl Sources<'_> {
     }
 
     fn seconds(&self, env: &str, default: f64) -> Result<Duration, String> {
-        self.number(env, default).map(Duration::from_secs_f64)
+        let expects = format!("a number of seconds from 0 to {MAX_SECONDS}");
+        self.parse(env, Duration::from_secs_f64(default), &expects, |v| {
+            parse_seconds(v)
+        })
     }
 
     /// For intervals and timeouts, where zero would spin, flood or fail everything.
     fn positive_seconds(&self, env: &str, default: f64) -> Result<Duration, String> {
-        self.parse(
-            env,
-            Duration::from_secs_f64(default),
-            "a positive number of seconds",
-            |v| {
-                // Too small to be a duration (1e-10) is zero, and zero is what is refused.
-                let n = v.parse::<f64>().ok()?;
-                Duration::try_from_secs_f64(n).ok().filter(|d| !d.is_zero())
-            },
-        )
+        let expects = format!("a positive number of seconds, at most {MAX_SECONDS}");
+        self.parse(env, Duration::from_secs_f64(default), &expects, |v| {
+            // Too small to be a duration (1e-10) is zero, and zero is what is refused.
+            parse_seconds(v).filter(|d| !d.is_zero())
+        })
     }
 
     fn bounded_count(&self, env: &str, default: usize, max: usize) -> Result<usize, String> {
@@ -223,6 +221,18 @@ pub fn parse_bool(v: &str) -> Option<bool> {
         "0" | "false" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+/// Longer than a year is a typo for any of the daemon's intervals, timeouts and TTLs; it
+/// also keeps deadlines (`Instant` + the setting) from overflowing.
+pub const MAX_SECONDS: f64 = 31_536_000.0;
+
+/// A number of seconds within 0..=[`MAX_SECONDS`].
+fn parse_seconds(v: &str) -> Option<Duration> {
+    let n = v.parse::<f64>().ok()?;
+    (0.0..=MAX_SECONDS)
+        .contains(&n)
+        .then(|| Duration::from_secs_f64(n))
 }
 
 /// More worker threads than this is a typo, not a machine: each costs a thread and its
@@ -391,6 +401,29 @@ mod tests {
         assert_eq!(c.logs_dir, PathBuf::from("/work/logs"));
         assert_eq!(c.request_timeout, Duration::from_secs(30));
         assert_eq!(c.retry_backoff_base, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn seconds_past_a_year_are_start_up_errors_not_panics() {
+        let vars = [
+            "IDE_AGENTS_SHUTDOWN_GRACE_SECS",
+            "IDE_AGENTS_RETRY_BACKOFF_BASE",
+            "IDE_AGENTS_RETRY_BACKOFF_MAX",
+            "IDE_AGENTS_BREAKER_RESET_TIMEOUT",
+            "IDE_AGENTS_WRITE_STALL_SECS",
+            "IDE_AGENTS_RESOURCE_TTL_SECS",
+            "IDE_AGENTS_REQUEST_TIMEOUT",
+        ];
+        for var in vars {
+            for huge in ["1e300", "1e19", "31536001", "inf", "nan"] {
+                let e = load(&[], &[(var, huge)]).expect_err(var);
+                assert!(
+                    e.contains(var) && e.contains("31536000"),
+                    "{var}={huge}: {e}"
+                );
+            }
+            assert!(load(&[], &[(var, "31536000")]).is_ok(), "{var}");
+        }
     }
 
     #[test]
