@@ -209,3 +209,34 @@ fn connect_says_so_when_reading_stdin_fails() {
     assert!(err.contains("reading stdin failed"), "{err}");
     assert!(!err.contains("closed the connection"), "{err}");
 }
+
+#[test]
+fn client_settings_from_the_environment_are_checked_or_fall_back_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    // A malformed client timeout is a usage error naming the variable, not a silent 10 s.
+    for bad in ["abc", "-1", "0", "2s", "1e300"] {
+        let out = Command::new(BIN)
+            .args(["status", "--socket"])
+            .arg(dir.path().join("none.sock"))
+            .env("IDE_AGENTS_CLIENT_TIMEOUT_SECS", bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("IDE_AGENTS_CLIENT_TIMEOUT_SECS"),
+            "{bad:?}: {err}"
+        );
+    }
+    // An empty IDE_AGENTS_SOCKET is unset, as for `serve`: the default path is tried.
+    let out = Command::new(BIN)
+        .arg("status")
+        .env("IDE_AGENTS_SOCKET", "")
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let default = dir.path().join("ide-agents/mcp.sock");
+    assert!(err.contains(&*default.to_string_lossy()), "{err}");
+}

@@ -1,7 +1,8 @@
 //! `ide-agentsd approvals`, `approve <id> [--ttl 10m]`, `deny <id>`.
 
 use super::client::{
-    CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or, unreachable_message,
+    CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, timeout_or,
+    unreachable_message,
 };
 use crate::approvals::parse_ttl;
 use serde_json::{Value, json};
@@ -22,7 +23,7 @@ pub fn run(path: &Path, action: Action<'_>) -> i32 {
                 Some(Some(d)) => Some(d.as_secs_f64()),
                 Some(None) => {
                     eprintln!("ide-agentsd approve: --ttl takes a duration like 90s, 10m or 2h");
-                    return 2;
+                    return EXIT_USAGE;
                 }
             };
             (

@@ -1,7 +1,8 @@
 //! `ide-agentsd call <tool> [--arg k=v]… [--json '{…}']`: one tool call from a shell.
 
 use super::client::{
-    CALL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or, unreachable_message,
+    CALL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, timeout_or,
+    unreachable_message,
 };
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -35,7 +36,7 @@ pub fn run(path: &Path, tool: &str, json_arg: Option<&str>, args: &[String]) -> 
         Ok(a) => a,
         Err(e) => {
             eprintln!("ide-agentsd call: {e}");
-            return 2;
+            return EXIT_USAGE;
         }
     };
     let mut client = match Client::connect(path, timeout_or(CALL_TIMEOUT)) {

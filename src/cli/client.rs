@@ -11,6 +11,8 @@ use std::time::Duration;
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_UNREACHABLE: i32 = 3;
+/// A malformed argument or setting, as clap's own usage errors.
+pub const EXIT_USAGE: i32 = 2;
 
 pub struct Client {
     writer: UnixStream,
@@ -28,16 +30,43 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// `default`, unless `IDE_AGENTS_CLIENT_TIMEOUT_SECS` says otherwise: a wedged daemon makes
 /// a client command fail with a message instead of hanging.
 pub fn timeout_or(default: Duration) -> Duration {
-    std::env::var("IDE_AGENTS_CLIENT_TIMEOUT_SECS")
+    timeout_setting().ok().flatten().unwrap_or(default)
+}
+
+/// `IDE_AGENTS_CLIENT_TIMEOUT_SECS`, when set: a positive number of seconds (at most a
+/// year), or an error naming the variable rather than a silent default.
+pub fn timeout_setting() -> Result<Option<Duration>, String> {
+    // Empty is unset, as for every setting of `serve`.
+    let Some(v) = std::env::var("IDE_AGENTS_CLIENT_TIMEOUT_SECS")
         .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(default)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= crate::config::MAX_SECONDS)
+        .map(|s| Some(Duration::from_secs_f64(s)))
+        .ok_or_else(|| {
+            format!(
+                "ide-agentsd: invalid IDE_AGENTS_CLIENT_TIMEOUT_SECS={v:?}: expected a positive \
+                 number of seconds, at most {}",
+                crate::config::MAX_SECONDS
+            )
+        })
 }
 
 /// The one-line explanation printed when the daemon cannot be reached.
 pub fn unreachable_message(path: &Path, err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::PermissionDenied {
+        // Something is there, but not for us: starting another daemon would not help.
+        return format!(
+            "ide-agentsd: not allowed to connect to {}: {err}. The socket belongs to another \
+             user, or this is not your daemon's path; pass --socket PATH or set IDE_AGENTS_SOCKET.",
+            path.display()
+        );
+    }
     format!(
         "ide-agentsd: cannot reach the daemon at {}: {err}. Start it with `ide-agentsd serve` \
          (or `systemctl --user start ide-agentsd.socket`), or pass --socket PATH.",
@@ -113,5 +142,23 @@ impl Client {
                 err["code"]
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_refused_by_permissions_is_not_blamed_on_a_stopped_daemon() {
+        let path = Path::new("/run/other/mcp.sock");
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let m = unreachable_message(path, &denied);
+        assert!(
+            m.contains("not allowed") && !m.contains("ide-agentsd serve"),
+            "{m}"
+        );
+        let absent = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(unreachable_message(path, &absent).contains("ide-agentsd serve"));
     }
 }

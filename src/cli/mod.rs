@@ -30,7 +30,9 @@ enum Command {
     Serve(ServeArgs),
     /// Bridge stdin/stdout to the daemon's socket: the command an IDE launches.
     Connect {
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Call one tool and print its structured result as JSON.
@@ -43,12 +45,16 @@ enum Command {
         /// All arguments as one JSON object.
         #[arg(long)]
         json: Option<String>,
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// List the commands waiting for approval.
     Approvals {
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Allow one run of the command behind an action id.
@@ -57,23 +63,31 @@ enum Command {
         /// How long the grant stays usable, e.g. 90s, 10m, 2h [default: 10m].
         #[arg(long)]
         ttl: Option<String>,
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Refuse the command behind an action id.
     Deny {
         action_id: String,
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Stop the daemon: it finishes in-flight requests, then exits.
     Stop {
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Reload the daemon (as SIGHUP): every worker clears its caches and re-reads its files.
     Reload {
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
     /// Show the daemon's state: connections, requests, tools, telemetry, components.
@@ -82,7 +96,9 @@ enum Command {
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
-        #[arg(long, env = "IDE_AGENTS_SOCKET")]
+        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+        #[arg(long)]
         socket: Option<PathBuf>,
     },
 }
@@ -90,6 +106,14 @@ enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // Every command that talks to the daemon but the bridge (which waits as long as the
+    // IDE does) bounds its wait by this setting.
+    if !matches!(cli.command, Command::Serve(_) | Command::Connect { .. })
+        && let Err(e) = client::timeout_setting()
+    {
+        eprintln!("{e}");
+        return client::EXIT_USAGE;
+    }
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Connect { socket } => connect::run(&client_socket_path(socket)),
