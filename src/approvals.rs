@@ -161,7 +161,8 @@ impl Approvals {
             .map(|(id, p)| {
                 json!({
                     "action_id": id,
-                    "command": shown(&p.command),
+                    // Whole: the person deciding must see what would run.
+                    "command": p.command,
                     "tool": p.tool,
                     "age_s": now.duration_since(p.requested).as_secs(),
                     "expires_in_s": PENDING_TTL.saturating_sub(now.duration_since(p.requested)).as_secs(),

@@ -142,6 +142,37 @@ fn a_command_runs_only_once_per_approval() {
 }
 
 #[test]
+fn the_operator_sees_the_whole_command_with_its_hidden_characters_escaped() {
+    let backend = Backend::start();
+    let d = daemon_for(&backend).start();
+    let mut c = d.client();
+    // Padded past the 200 characters the audit log keeps, with a carriage return and an
+    // escape sequence that would make a terminal show only `pwd`.
+    let command = format!("echo {} hidden-tail\r\u{1b}[18Cpwd", "A".repeat(250));
+    let asked = c.call_tool("ide_agents_run_command", json!({ "command": command }));
+    assert_eq!(error_code(&asked), "approval_required");
+    let action_id = asked["structuredContent"]["error"]["action_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, listed) = cli(&d.socket, &["approvals"]);
+    assert_eq!(code, 0);
+    assert!(listed.contains("hidden-tail\\r\\u{1b}[18Cpwd"), "{listed}");
+    assert!(
+        !listed.contains('\r') && !listed.contains('\u{1b}'),
+        "{listed:?}"
+    );
+    let status = d.status_json();
+    assert_eq!(
+        status["pending_approvals"]["pending"][0]["command"],
+        command
+    );
+    let (code, out) = cli(&d.socket, &["approve", &action_id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("hidden-tail\\r"), "{out}");
+}
+
+#[test]
 fn deny_refuses_and_a_grant_expires() {
     let backend = Backend::start();
     let d = daemon_for(&backend).start();

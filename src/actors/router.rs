@@ -333,7 +333,7 @@ fn approvals_method(
         Resolution::Granted { command, ttl } => (
             json!({
                 "approved": true,
-                "command": approvals::shown(&command),
+                "command": command,
                 "ttl_seconds": ttl.as_secs_f64(),
             }),
             AuditEvent::ApprovalGranted {
@@ -343,7 +343,7 @@ fn approvals_method(
             },
         ),
         Resolution::Denied { command } => (
-            json!({"denied": true, "command": approvals::shown(&command)}),
+            json!({"denied": true, "command": command}),
             AuditEvent::ApprovalDenied { action_id, command },
         ),
         Resolution::Unknown => {

@@ -63,7 +63,7 @@ fn print_result(method: &str, result: &Value) {
                 println!(
                     "{}  {}  (via {}, expires in {} s)",
                     p["action_id"].as_str().unwrap_or("?"),
-                    p["command"].as_str().unwrap_or("?"),
+                    printable(p["command"].as_str().unwrap_or("?")),
                     p["tool"].as_str().unwrap_or("?"),
                     p["expires_in_s"]
                 );
@@ -71,9 +71,44 @@ fn print_result(method: &str, result: &Value) {
         }
         "ide-agents/approvals/approve" => println!(
             "approved once: {} (valid for {} s)",
-            result["command"].as_str().unwrap_or("?"),
+            printable(result["command"].as_str().unwrap_or("?")),
             result["ttl_seconds"]
         ),
-        _ => println!("denied: {}", result["command"].as_str().unwrap_or("?")),
+        _ => println!(
+            "denied: {}",
+            printable(result["command"].as_str().unwrap_or("?"))
+        ),
+    }
+}
+
+/// The command as the terminal must show it to the person deciding: whole, with control
+/// characters (a carriage return that hides what precedes it, escape sequences, newlines
+/// that fake another entry) and invisible direction or width marks written as escapes.
+fn printable(command: &str) -> String {
+    let mut out = String::with_capacity(command.len());
+    for c in command.chars() {
+        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if c.is_control() || invisible {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn what_a_terminal_would_hide_is_written_as_escapes() {
+        assert_eq!(printable("ls -la"), "ls -la");
+        assert_eq!(
+            printable("ls -la /root/.ssh\r\u{1b}[18Cpwd\u{1b}[K"),
+            "ls -la /root/.ssh\\r\\u{1b}[18Cpwd\\u{1b}[K"
+        );
+        assert_eq!(printable("a\nb\u{202e}c é"), "a\\nb\\u{202e}c é");
     }
 }
