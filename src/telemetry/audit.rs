@@ -1,7 +1,8 @@
 //! Security audit events (SPEC §8.2): `{ts, type, …}` lines in `security_audit.jsonl`.
 //!
-//! Arguments are never logged in full: commands are cut to [`COMMAND_LOG_CHARS`] characters
-//! when serialized, so no caller can forget to, and no event carries tool arguments.
+//! Arguments are never logged in full: commands have their secrets taken out
+//! (`redact`) and are cut to [`COMMAND_LOG_CHARS`] characters when serialized, so no
+//! caller can forget to, and no event carries tool arguments.
 
 use serde::{Serialize, Serializer};
 
@@ -88,10 +89,12 @@ fn epoch_seconds<S: Serializer>(ms: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(*ms as f64 / 1000.0)
 }
 
+/// A command as the log may hold it: its secrets taken out, then cut.
 fn truncated<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    let text = super::redact::redact(text);
     match text.char_indices().nth(COMMAND_LOG_CHARS) {
         Some((cut, _)) => s.serialize_str(&text[..cut]),
-        None => s.serialize_str(text),
+        None => s.serialize_str(&text),
     }
 }
 
@@ -140,6 +143,22 @@ mod tests {
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         assert_eq!(v["command"].as_str().unwrap().chars().count(), 200);
         assert_eq!(v["type"], "approval_requested");
+    }
+
+    #[test]
+    fn secrets_in_commands_are_not_written() {
+        let r = AuditRecord {
+            ts: 0,
+            event: AuditEvent::CommandExecuted {
+                action_id: None,
+                command: "curl -H 'Authorization: token ghp_s3cr3t' https://x".into(),
+                success: true,
+                session: None,
+            },
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.contains("s3cr3t"), "{line}");
+        assert!(line.contains("Authorization: token [redacted]"), "{line}");
     }
 
     #[test]

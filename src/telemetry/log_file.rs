@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub struct LogFile {
@@ -71,12 +71,18 @@ impl LogFile {
 
     fn open(&mut self) -> std::io::Result<()> {
         self.file = None;
+        // Commands and tool names are the user's business: a directory and files this
+        // creates are the user's only, whatever the umask.
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&self.path)?;
         let meta = file.metadata()?;
         self.size = meta.len();
@@ -154,6 +160,25 @@ mod tests {
         );
         assert!(dir.path().join("spans.jsonl.2").exists());
         assert!(!dir.path().join("spans.jsonl.3").exists());
+    }
+
+    #[test]
+    fn what_it_creates_only_its_user_can_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs").join("spans.jsonl");
+        let mut log = LogFile::new(path.clone(), 25, 2);
+        for i in 0..4 {
+            log.append(format!("line-{i:04}\n").as_bytes()).unwrap();
+        }
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            mode(&path.with_extension("jsonl.1")),
+            0o600,
+            "a rotated file too"
+        );
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
     }
 
     #[test]

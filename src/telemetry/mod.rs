@@ -10,6 +10,7 @@ pub mod anomalies;
 pub mod audit;
 pub mod log_file;
 pub mod metrics;
+pub mod redact;
 pub mod span;
 pub mod stats;
 pub mod writer;
