@@ -272,3 +272,21 @@ fn the_install_script_dry_run_changes_nothing() {
     assert!(stdout.contains("nothing was changed"));
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn the_install_script_help_is_its_usage_only() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-systemd-user.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.starts_with("Installs ide-agentsd"), "{help}");
+    assert!(
+        help.trim_end()
+            .ends_with("print what would be done, change nothing"),
+        "{help}"
+    );
+}
