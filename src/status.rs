@@ -4,6 +4,7 @@
 
 use crate::protocol::version::{LEGACY_VERSIONS, MODERN_VERSION};
 use crate::shared::Shared;
+use crate::telemetry::log_file::dir_writable;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -62,7 +63,7 @@ pub fn approvals(shared: &Shared) -> Value {
 
 /// Why the daemon is degraded (empty: it is not). Degraded means it serves, but something
 /// an operator should fix is wrong now: a telemetry file cannot be written (its last write
-/// failed), or the backend is known down. Past drops alone stay visible in the counters
+/// failed, or its directory does not take writes), or the backend is known down. Past drops alone stay visible in the counters
 /// without keeping the daemon degraded once writing works again.
 pub fn degraded_reasons(shared: &Shared, backend: &Value) -> Vec<String> {
     let mut reasons = Vec::new();
@@ -72,6 +73,14 @@ pub fn degraded_reasons(shared: &Shared, backend: &Value) -> Vec<String> {
             "{} is not writable: {} span(s) dropped so far (check MCP_TOOL_SPANS_DIR)",
             shared.telemetry.spans_file.display(),
             stats.spans_dropped.load(Relaxed)
+        ));
+    }
+    // Known before the first batch fails, as `ide_agents_readyz` knows it.
+    let dir = &shared.config.logs_dir;
+    if !stats.spans_failing.load(Relaxed) && !dir_writable(dir) {
+        reasons.push(format!(
+            "{} is not writable: spans and audit events will be dropped (check MCP_TOOL_SPANS_DIR)",
+            dir.display()
         ));
     }
     if stats.audit_failing.load(Relaxed) {
@@ -97,6 +106,8 @@ pub fn report(shared: &Shared) -> Value {
     let backend = backend(shared);
     let reasons = degraded_reasons(shared, &backend);
     let mut telemetry = shared.telemetry.stats.to_json();
+    telemetry["writable"] =
+        (shared.telemetry.stats.writable() && dir_writable(&config.logs_dir)).into();
     telemetry["enabled"] = shared.telemetry.spans_enabled.into();
     telemetry["file"] = shared.telemetry.spans_file.display().to_string().into();
     telemetry["audit_file"] = shared.telemetry.audit_file.display().to_string().into();

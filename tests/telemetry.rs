@@ -226,6 +226,26 @@ fn an_unwritable_logs_dir_drops_spans_and_the_daemon_keeps_serving() {
 }
 
 #[test]
+fn status_says_at_once_that_the_logs_dir_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("logs"), "in the way").unwrap();
+    let backend = Backend::start();
+    let d = daemon_for(&backend).dir(dir).start();
+    // No span written or failed yet: status agrees with readyz from the start.
+    let mut c = d.client();
+    let ready = c.call_tool("ide_agents_readyz", json!({}));
+    assert_eq!(
+        ready["structuredContent"]["telemetry_writable"], false,
+        "{ready}"
+    );
+    let (code, status) = status_json(&d);
+    assert_eq!(code, Some(4), "{status}");
+    assert_eq!(status["telemetry"]["writable"], false, "{status}");
+    let reasons = status["degraded_reasons"].to_string();
+    assert!(reasons.contains("not writable"), "{reasons}");
+}
+
+#[test]
 fn disabled_telemetry_writes_no_spans() {
     let mut d = daemon()
         .env("IDE_AGENTS_TELEMETRY_ENABLED", "false")

@@ -137,6 +137,21 @@ impl LogFile {
     }
 }
 
+/// Whether spans could be written under `dir` (it, or the ancestor that would hold it).
+pub fn dir_writable(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = dir.ancestors().find(|p| p.exists());
+    let Some(path) = existing else { return false };
+    if !path.is_dir() {
+        return false;
+    }
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access reads a NUL-terminated path we own.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -307,8 +307,8 @@ impl BackendTools {
             Err(_) => self.shared.health.latest(),
         };
         // The last writes succeeded, and the directory still takes new files.
-        let telemetry_writable =
-            self.shared.telemetry.stats.writable() && dir_writable(&self.shared.config.logs_dir);
+        let telemetry_writable = self.shared.telemetry.stats.writable()
+            && crate::telemetry::log_file::dir_writable(&self.shared.config.logs_dir);
         let ready = health.ok == Some(true) && telemetry_writable;
         json!({
             "status": if ready { "ready" } else { "degraded" },
@@ -339,19 +339,4 @@ fn as_object(body: Value) -> Value {
         Value::Object(_) => body,
         other => json!({ "result": other }),
     }
-}
-
-/// Whether spans could be written under `dir` (it, or the ancestor that would hold it).
-fn dir_writable(dir: &std::path::Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let existing = dir.ancestors().find(|p| p.exists());
-    let Some(path) = existing else { return false };
-    if !path.is_dir() {
-        return false;
-    }
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access reads a NUL-terminated path we own.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
