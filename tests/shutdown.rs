@@ -326,10 +326,14 @@ fn cli_stop_and_reload() {
     );
     let out = run("stop", &d.socket);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // `stop` returns once the daemon has exited (here a zombie until this test reaps it):
+    // its socket is gone, so `stop && serve` restarts.
+    let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains(&format!("pid {}", d.pid())),
+        said.contains(&format!("(pid {}) stopped", d.pid())),
         "{out:?}"
     );
+    assert!(!d.socket.exists());
     assert_eq!(d.wait_exit().code(), Some(0));
     for cmd in ["stop", "reload"] {
         let out = run(cmd, &d.socket);
