@@ -31,10 +31,13 @@ fn repeated_lookups_are_answered_from_the_cache_and_spans_say_so() {
     ] {
         ok(&c.call_tool("ide_agents_fetch_doc", json!({ "topic": topic })));
     }
+    // A backend that answers with an error status is named in the span too.
+    let missing = c.call_tool("ide_agents_fetch_doc", json!({"topic": "no such topic"}));
+    assert_eq!(missing["isError"], true, "{missing}");
     // The catalog form shares the entry of the tool it stands for.
     ok(&c.call_tool("ide_agents_catalog", json!({"method": "list_entities"})));
     assert_eq!(backend.hits("GET /entities/mappings"), 1);
-    assert_eq!(backend.hits("GET /documentation"), 2, "one per topic");
+    assert_eq!(backend.hits("GET /documentation"), 3, "one per topic");
 
     d.signal(libc::SIGTERM);
     assert!(d.wait_exit().success());
@@ -61,7 +64,12 @@ fn repeated_lookups_are_answered_from_the_cache_and_spans_say_so() {
         .into_iter()
         .map(|(c, _)| c)
         .collect();
-    assert_eq!(docs, ["miss", "hit", "miss", "hit"]);
+    assert_eq!(docs, ["miss", "hit", "miss", "hit", "-"]);
+    let statuses: Vec<Value> = cache_of("ide_agents_fetch_doc")
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(statuses.last(), Some(&json!(404)), "{statuses:?}");
     assert_eq!(cache_of("ide_agents_catalog"), vec![hit()]);
 }
 

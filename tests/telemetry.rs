@@ -332,4 +332,15 @@ fn resource_reads_and_prompt_gets_are_spans_too() {
             .iter()
             .all(|s| s["extra"]["protocol_version"] == "2026-07-28")
     );
+    // Each says what it read or got.
+    let subjects: Vec<&Value> = spans.iter().map(|s| &s["extra"]["subject"]).collect();
+    assert_eq!(
+        subjects,
+        [
+            &json!("ide-agents://build.logs"),
+            &json!("ide-agents://build.logs"),
+            &json!("ide-agents://nope"),
+            &json!("rank_top_bug_prs"),
+        ]
+    );
 }

@@ -265,11 +265,19 @@ impl Router {
                 return Respond::from_future(answer);
             }
         };
+        // Which resource or prompt, so a span can say which one is slow or failing.
+        let subject = match method {
+            "resources/read" => request.param("uri"),
+            _ => request.param("name"),
+        };
         let mut record = CallRecord::start(SpanExtra {
             request_id: Some(request.id.clone()),
             session: connection,
             protocol_version: era.version(),
             traceparent: traceparent_of(&request),
+            subject: subject
+                .and_then(Value::as_str)
+                .map(super::telemetry::loggable),
             ..SpanExtra::default()
         });
         record.method(method);

@@ -212,18 +212,22 @@ impl CallRecord {
         self.tool_name = Cow::Borrowed(name);
     }
 
-    /// A name not in the catalog: copied (cut short) so the span says what was asked for.
     /// A span for an MCP method (`resources/read`, `prompts/get`), named after it.
     pub fn method(&mut self, method: &'static str) {
         self.tool_name = Cow::Borrowed(method);
     }
 
+    /// A name not in the catalog: copied (cut short) so the span says what was asked for.
     pub fn unknown_tool(&mut self, name: &str) {
-        let name = match name.char_indices().nth(NAME_LOG_CHARS) {
-            Some((cut, _)) => &name[..cut],
-            None => name,
-        };
-        self.tool_name = Cow::Owned(name.to_string());
+        self.tool_name = Cow::Owned(loggable(name));
+    }
+}
+
+/// Text a client chose, as a span may hold it: cut to [`NAME_LOG_CHARS`] characters.
+pub fn loggable(text: &str) -> String {
+    match text.char_indices().nth(NAME_LOG_CHARS) {
+        Some((cut, _)) => text[..cut].to_string(),
+        None => text.to_string(),
     }
 }
 
@@ -265,7 +269,17 @@ impl WorkerTelemetry {
     /// `None`: no result (cancelled, or the worker is stopping).
     /// Rate-limited calls and approval requests have their own events (`rate_limited`,
     /// `approval_requested`), so they add no `tool_failure`.
-    pub fn tool_done(&self, record: CallRecord, outcome: Option<&CallOutcome>) {
+    pub fn tool_done(&self, mut record: CallRecord, outcome: Option<&CallOutcome>) {
+        // A backend that answered with an error status is named in the error.
+        if let Some(Err(e)) = outcome
+            && record.extra.backend_status.is_none()
+        {
+            record.extra.backend_status = e
+                .details
+                .get("backend_status")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok());
+        }
         let elapsed = record.started.elapsed();
         let ok = matches!(outcome, Some(Ok(_)));
         {

@@ -37,6 +37,9 @@ pub struct SpanExtra {
     /// `"hit"` or `"miss"`.
     #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub cache: Option<&'static str>,
+    /// What a `resources/read` read (its URI) or a `prompts/get` got (the prompt's name).
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
+    pub subject: Option<String>,
 }
 
 impl Span {
@@ -88,6 +91,10 @@ impl SpanExtra {
         if let Some(cache) = self.cache {
             out.extend_from_slice(b",\"cache\":");
             write_str(out, cache);
+        }
+        if let Some(subject) = &self.subject {
+            out.extend_from_slice(b",\"subject\":");
+            write_str(out, subject);
         }
         out.push(b'}');
     }
@@ -171,6 +178,7 @@ mod tests {
                     traceparent: (i == 1).then(|| "00-x-y-01".into()),
                     backend_status: (i == 2).then_some(503),
                     cache: (i == 1).then_some("hit"),
+                    subject: (i == 2).then(|| "ide-agents://kb.snippet/a\"b".into()),
                 }),
             };
             let mut line = Vec::new();
