@@ -225,6 +225,10 @@ impl CallRecord {
 
 /// Text a client chose, as a span may hold it: cut to [`NAME_LOG_CHARS`] characters.
 pub fn loggable(text: &str) -> String {
+    // No more bytes than the limit is no more characters: nothing to count.
+    if text.len() <= NAME_LOG_CHARS {
+        return text.to_string();
+    }
     match text.char_indices().nth(NAME_LOG_CHARS) {
         Some((cut, _)) => text[..cut].to_string(),
         None => text.to_string(),
