@@ -1,7 +1,7 @@
 //! Secrets taken out of a command before it is written to the audit log (SPEC §8.2:
 //! "secrets never"). A command is read word by word; a word is a secret when it has the
 //! shape of a well-known token, follows a word that introduces a credential (`Bearer`,
-//! `--password`, `-u`), is the value of a `key=value` whose key names one, or is the
+//! `--password`; `-u user:password`), is the value of a `key=value` whose key names one, or is the
 //! password of a URL. What is not recognised is kept: the log must still say what ran.
 
 use std::borrow::Cow;
@@ -23,18 +23,20 @@ const TOKEN_PREFIXES: [&str; 10] = [
 ];
 
 /// Words after which the next word is a credential.
-const INTRODUCERS: [&str; 10] = [
+const INTRODUCERS: [&str; 8] = [
     "bearer",
     "token",
     "basic",
     "authorization:",
-    "-u",
-    "--user",
     "--password",
     "--token",
     "--secret",
     "--api-key",
 ];
+
+/// Words after which a `user:password` word has its password taken out (`curl -u`); `-u`
+/// alone means too many other things (`sort -u`, `python -u`) to take its word.
+const USER_INTRODUCERS: [&str; 2] = ["-u", "--user"];
 
 /// Parts of a `key=value` key that make its value a secret.
 const SECRET_KEYS: [&str; 7] = [
@@ -86,6 +88,11 @@ fn secret_part<'a>(core: &'a str, previous: &str) -> Option<&'a str> {
     if introduces(previous) {
         return Some(core);
     }
+    if USER_INTRODUCERS.contains(&previous)
+        && let Some((_, password)) = core.split_once(':')
+    {
+        return Some(password);
+    }
     if TOKEN_PREFIXES.iter().any(|p| core.starts_with(p)) {
         return Some(core);
     }
@@ -129,7 +136,10 @@ mod tests {
                 "mysql --password [redacted] db",
             ),
             ("API_KEY=abc ./run", "API_KEY=[redacted] ./run"),
-            ("curl -u alice:pw https://x", "curl -u [redacted] https://x"),
+            (
+                "curl -u alice:pw https://x",
+                "curl -u alice:[redacted] https://x",
+            ),
             (
                 "git clone https://bob:pw@github.com/o/r",
                 "git clone https://bob:[redacted]@github.com/o/r",
@@ -150,6 +160,8 @@ mod tests {
             "pwd",
             "git clone https://github.com/o/r",
             "curl http://host:8080/a@b",
+            "sort -u names.txt",
+            "python -u script.py",
             "echo a=b",
             "",
             "  spaced   out  ",
