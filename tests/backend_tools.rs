@@ -162,7 +162,7 @@ fn the_operator_sees_the_whole_command_with_its_hidden_characters_escaped() {
         !listed.contains('\r') && !listed.contains('\u{1b}'),
         "{listed:?}"
     );
-    let status = d.status_json();
+    let (_, status) = d.status_json();
     assert_eq!(
         status["pending_approvals"]["pending"][0]["command"],
         command

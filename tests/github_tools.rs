@@ -375,7 +375,7 @@ fn the_github_breaker_shows_in_status_and_metrics() {
         breaker["state"], "closed",
         "the backend's own breaker: {breaker}"
     );
-    let status = d.status_json();
+    let (_, status) = d.status_json();
     assert_eq!(status["breaker"]["github"]["state"], "open", "{status}");
 }
 

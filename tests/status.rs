@@ -137,15 +137,7 @@ fn status_is_degraded_with_exit_4_while_the_backend_is_down() {
         .env("IDE_AGENTS_BACKEND_URL", format!("http://127.0.0.1:{port}"))
         .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "0.1")
         .start();
-    let status = || {
-        let out = Command::new(BIN)
-            .args(["status", "--json", "--socket"])
-            .arg(&d.socket)
-            .output()
-            .unwrap();
-        let s: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-        (out.status.code(), s)
-    };
+    let status = || d.status_json();
     common::wait_until("the health probe to find the backend down", || {
         status().1["backend"]["ok"] == false
     });

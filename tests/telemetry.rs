@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{BIN, Backend, Client, daemon, daemon_for, json_lines, raw_lines, wait_until};
+use common::{Backend, Client, daemon, daemon_for, json_lines, raw_lines, wait_until};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::Command;
 
 const KEYS: [&str; 7] = [
     "timestamp_ms",
@@ -25,21 +24,6 @@ fn spans_file(d: &common::Daemon) -> PathBuf {
 fn healthz(c: &mut Client) {
     let r = c.call_tool("ide_agents_healthz", json!({}));
     assert_eq!(r["isError"], false, "{r}");
-}
-
-fn status_json(d: &common::Daemon) -> (Option<i32>, Value) {
-    let out = Command::new(BIN)
-        .args(["status", "--json", "--socket"])
-        .arg(&d.socket)
-        .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "status --json printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), v)
 }
 
 #[test]
@@ -127,7 +111,7 @@ fn spans_are_written_when_a_batch_fills() {
     // Every span is handed to the buffer before its answer is sent, so 99 answered calls
     // mean 99 buffered spans, and none may be on disk yet.
     assert!(raw_lines(&spans_file(&d)).is_empty());
-    let (_, status) = status_json(&d);
+    let (_, status) = d.status_json();
     assert_eq!(status["telemetry"]["buffered"], 99, "{status}");
     healthz(&mut c);
     wait_until("the 100-span batch on disk", || {
@@ -147,7 +131,7 @@ fn the_flush_timer_writes_spans_without_further_traffic() {
     wait_until("3 spans written by the timer", || {
         json_lines(&spans_file(&d)).len() == 3
     });
-    let (_, status) = status_json(&d);
+    let (_, status) = d.status_json();
     assert_eq!(status["telemetry"]["written"], 3, "{status}");
     assert_eq!(status["telemetry"]["buffered"], 0, "{status}");
     assert_eq!(status["telemetry"]["writable"], true, "{status}");
@@ -174,7 +158,7 @@ fn the_span_file_rotates_at_its_size_bound() {
     let rotated = |n: usize| PathBuf::from(format!("{}.{n}", path.display()));
     // Each span is one batch; wait for all 20 to be counted as written.
     wait_until("20 spans written", || {
-        status_json(&d).1["telemetry"]["written"] == 20
+        d.status_json().1["telemetry"]["written"] == 20
     });
     assert!(rotated(1).exists() && rotated(2).exists());
     assert!(!rotated(3).exists(), "only KEEP rotated files are kept");
@@ -203,12 +187,12 @@ fn an_unwritable_logs_dir_drops_spans_and_the_daemon_keeps_serving() {
     let mut c = d.client();
     healthz(&mut c);
     wait_until("a dropped span", || {
-        status_json(&d).1["telemetry"]["dropped"]
+        d.status_json().1["telemetry"]["dropped"]
             .as_u64()
             .is_some_and(|n| n > 0)
     });
     healthz(&mut c);
-    let (code, status) = status_json(&d);
+    let (code, status) = d.status_json();
     assert_eq!(code, Some(4), "dropping telemetry is degraded: {status}");
     assert_eq!(status["degraded"], true);
     assert_eq!(status["telemetry"]["writable"], false);
@@ -238,7 +222,7 @@ fn status_says_at_once_that_the_logs_dir_cannot_be_written() {
         ready["structuredContent"]["telemetry_writable"], false,
         "{ready}"
     );
-    let (code, status) = status_json(&d);
+    let (code, status) = d.status_json();
     assert_eq!(code, Some(4), "{status}");
     assert_eq!(status["telemetry"]["writable"], false, "{status}");
     let reasons = status["degraded_reasons"].to_string();
@@ -273,12 +257,12 @@ fn span_writing_resumes_once_the_logs_dir_is_writable_again() {
         .start();
     let mut c = d.client();
     healthz(&mut c);
-    wait_until("the failing write", || status_json(&d).0 == Some(4));
+    wait_until("the failing write", || d.status_json().0 == Some(4));
     std::fs::remove_file(&logs).unwrap();
     healthz(&mut c);
-    wait_until("writing again", || status_json(&d).0 == Some(0));
+    wait_until("writing again", || d.status_json().0 == Some(0));
     assert!(!raw_lines(&spans_file(&d)).is_empty());
-    let (_, status) = status_json(&d);
+    let (_, status) = d.status_json();
     assert_eq!(status["telemetry"]["writable"], true);
     assert!(status["telemetry"]["dropped"].as_u64().unwrap() >= 1);
 }

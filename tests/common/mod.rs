@@ -187,20 +187,21 @@ impl Daemon {
         Client::connect(&self.socket)
     }
 
-    /// What `ide-agentsd status --json` prints for this daemon, whatever its exit code
-    /// (which says whether the daemon is degraded).
-    pub fn status_json(&self) -> Value {
+    /// `ide-agentsd status --json` for this daemon: its exit code (4 when degraded) and
+    /// the JSON it printed.
+    pub fn status_json(&self) -> (Option<i32>, Value) {
         let out = std::process::Command::new(BIN)
             .args(["status", "--json", "--socket"])
             .arg(&self.socket)
             .output()
             .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "status --json printed no JSON ({e}): {}",
                 String::from_utf8_lossy(&out.stderr)
             )
-        })
+        });
+        (out.status.code(), v)
     }
 
     /// A client that has done the legacy handshake.
