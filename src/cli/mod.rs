@@ -9,7 +9,7 @@ pub mod serve_args;
 pub mod status;
 
 use crate::config::{Config, client_socket_path};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serve_args::ServeArgs;
 use std::path::PathBuf;
 
@@ -24,16 +24,29 @@ struct Cli {
     command: Command,
 }
 
+/// Where a client command finds the daemon.
+#[derive(Args)]
+struct SocketArg {
+    /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
+    /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+impl SocketArg {
+    fn path(self) -> PathBuf {
+        client_socket_path(self.socket)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon in the foreground (what the systemd unit runs).
     Serve(ServeArgs),
     /// Bridge stdin/stdout to the daemon's socket: the command an IDE launches.
     Connect {
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// Call one tool and print its structured result as JSON.
     Call {
@@ -45,17 +58,13 @@ enum Command {
         /// All arguments as one JSON object.
         #[arg(long)]
         json: Option<String>,
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// List the commands waiting for approval.
     Approvals {
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// Allow one run of the command behind an action id.
     Approve {
@@ -63,32 +72,24 @@ enum Command {
         /// How long the grant stays usable, e.g. 90s, 10m, 2h [default: 10m].
         #[arg(long)]
         ttl: Option<String>,
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// Refuse the command behind an action id.
     Deny {
         action_id: String,
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// Stop the daemon: it finishes in-flight requests, then exits.
     Stop {
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// Reload the daemon (as SIGHUP): every worker clears its caches and re-reads its files.
     Reload {
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// Show the daemon's state: connections, requests, tools, telemetry, components.
     /// Exit 3 when it is not reachable, 4 when it is degraded.
@@ -96,10 +97,8 @@ enum Command {
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
-        /// The daemon's socket [default: $IDE_AGENTS_SOCKET when set and not empty, else
-        /// $XDG_RUNTIME_DIR/ide-agents/mcp.sock or /tmp/ide-agents-$UID/mcp.sock].
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        #[command(flatten)]
+        socket: SocketArg,
     },
 }
 
@@ -116,34 +115,31 @@ pub fn main() -> i32 {
     }
     match cli.command {
         Command::Serve(args) => serve(&args),
-        Command::Connect { socket } => connect::run(&client_socket_path(socket)),
+        Command::Connect { socket } => connect::run(&socket.path()),
         Command::Call {
             tool,
             args,
             json,
             socket,
-        } => call::run(&client_socket_path(socket), &tool, json.as_deref(), &args),
-        Command::Approvals { socket } => {
-            approvals::run(&client_socket_path(socket), approvals::Action::List)
-        }
+        } => call::run(&socket.path(), &tool, json.as_deref(), &args),
+        Command::Approvals { socket } => approvals::run(&socket.path(), approvals::Action::List),
         Command::Approve {
             action_id,
             ttl,
             socket,
         } => approvals::run(
-            &client_socket_path(socket),
+            &socket.path(),
             approvals::Action::Approve {
                 id: &action_id,
                 ttl: ttl.as_deref(),
             },
         ),
-        Command::Deny { action_id, socket } => approvals::run(
-            &client_socket_path(socket),
-            approvals::Action::Deny { id: &action_id },
-        ),
-        Command::Stop { socket } => control::stop(&client_socket_path(socket)),
-        Command::Reload { socket } => control::reload(&client_socket_path(socket)),
-        Command::Status { json, socket } => status::run(&client_socket_path(socket), json),
+        Command::Deny { action_id, socket } => {
+            approvals::run(&socket.path(), approvals::Action::Deny { id: &action_id })
+        }
+        Command::Stop { socket } => control::stop(&socket.path()),
+        Command::Reload { socket } => control::reload(&socket.path()),
+        Command::Status { json, socket } => status::run(&socket.path(), json),
     }
 }
 
