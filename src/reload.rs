@@ -69,7 +69,8 @@ mod tests {
 
             // SIGHUP and `ide-agentsd reload` reach every worker's router as `Reload`.
             fill(&shared).await;
-            let router = Router::new(shared.clone(), 0).start();
+            let metrics = shared.telemetry.metrics.register();
+            let router = Router::new(shared.clone(), 0, metrics).start();
             router.send(Reload).await.expect("router alive");
             assert_eq!(shared.cache.stats().entries, 0);
         });

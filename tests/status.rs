@@ -152,3 +152,29 @@ fn status_is_degraded_with_exit_4_while_the_backend_is_down() {
         "{s}"
     );
 }
+
+#[test]
+fn status_counts_the_methods_the_session_answers_itself() {
+    let d = daemon().start();
+    let mut c = d.initialized_client();
+    let again = c.call("initialize", json!({"protocolVersion": "2025-06-18"}));
+    assert!(again.get("error").is_some(), "{again}");
+    for _ in 0..3 {
+        c.call("ping", json!({}));
+    }
+    c.call_modern("server/discover", json!({}));
+    c.call("logging/setLevel", json!({"level": "info"}));
+    let bad = c.call("logging/setLevel", json!({"level": "loud"}));
+    assert!(bad.get("error").is_some(), "{bad}");
+    let unknown = c.call("resources/subscribe", json!({"uri": "ide-agents://nope"}));
+    assert!(unknown.get("error").is_some(), "{unknown}");
+
+    let (_, s) = d.status_json();
+    let r = &s["requests"];
+    let count = |m: &str| (r[m]["calls"].as_u64(), r[m]["errors"].as_u64());
+    assert_eq!(count("initialize"), (Some(2), Some(1)), "{r}");
+    assert_eq!(count("ping"), (Some(3), Some(0)), "{r}");
+    assert_eq!(count("server/discover"), (Some(1), Some(0)), "{r}");
+    assert_eq!(count("logging/setLevel"), (Some(2), Some(1)), "{r}");
+    assert_eq!(count("resources/subscribe"), (Some(1), Some(1)), "{r}");
+}

@@ -14,6 +14,7 @@ use crate::protocol::version::Era;
 use crate::protocol::{lifecycle, schema};
 use crate::shared::Shared;
 use crate::telemetry::AuditEvent;
+use crate::telemetry::metrics::MetricsCell;
 use crate::telemetry::span::SpanExtra;
 use crate::tools::error::encode_call_result;
 use crate::tools::{CallContext, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError};
@@ -59,15 +60,19 @@ pub struct Router {
     pub(super) sessions: Sessions,
     /// This worker's spans, metrics and audit handle (set when the router starts).
     telemetry: Option<Arc<WorkerTelemetry>>,
+    /// The worker's metrics cell until the router starts and hands it to `telemetry`.
+    metrics: Option<MetricsCell>,
     /// Tool-call token buckets of this worker's connections.
     pub(super) limiter: RateLimiter,
 }
 
 impl Router {
-    pub fn new(shared: Arc<Shared>, index: usize) -> Self {
+    /// `metrics` is the worker's cell, registered by whoever starts the worker.
+    pub fn new(shared: Arc<Shared>, index: usize, metrics: MetricsCell) -> Self {
         let limiter = RateLimiter::new(shared.config.rate_per_sec, shared.config.rate_burst);
         Router {
             shared,
+            metrics: Some(metrics),
             index,
             groups: Groups::default(),
             sessions: Sessions::default(),
@@ -385,7 +390,11 @@ impl Actor for Router {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Started here so the pool and the group actors live on this router's worker thread.
-        self.telemetry = Some(Arc::new(WorkerTelemetry::start(&self.shared.telemetry)));
+        let metrics = self.metrics.take().expect("a router starts once");
+        self.telemetry = Some(Arc::new(WorkerTelemetry::start(
+            &self.shared.telemetry,
+            metrics,
+        )));
         self.groups = Groups::start(&self.shared, self.index, ctx.address(), self.audit());
     }
 }

@@ -17,6 +17,7 @@ use crate::protocol::jsonrpc::{
 use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
 use crate::protocol::version::{Era, check_meta_version, era_of};
 use crate::shared::Shared;
+use crate::telemetry::metrics::{self, MetricsCell};
 use crate::tools::core::SUMMARY;
 use actix::prelude::*;
 use bytes::BytesMut;
@@ -26,7 +27,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::collections::hash_map::Entry;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{Interest, Ready};
 use tokio::net::UnixStream;
@@ -61,6 +62,8 @@ pub struct Session {
     reading: bool,
     /// The read loop, cancelled when the daemon drains.
     read_loop: Option<SpawnHandle>,
+    /// The worker's metrics, for the methods the session answers itself.
+    metrics: MetricsCell,
 }
 
 impl Session {
@@ -70,6 +73,7 @@ impl Session {
         stream: UnixStream,
         shared: Arc<Shared>,
         router: Addr<Router>,
+        metrics: MetricsCell,
     ) -> Addr<Session> {
         Session::create(move |ctx| {
             let fd = stream.as_raw_fd();
@@ -110,6 +114,7 @@ impl Session {
                 next_seq: 0,
                 reading: true,
                 read_loop: Some(read_loop),
+                metrics,
             }
         })
     }
@@ -182,42 +187,44 @@ impl Session {
             );
             return self.send_error(Some(&req.id), &e);
         }
-        match req.method.as_str() {
+        let started = Instant::now();
+        let (method, result, era) = match req.method.as_str() {
             "initialize" => {
                 let result = check_meta_version(&req).and_then(|_| self.initialize(&req));
-                self.respond(&req.id, result, None);
+                ("initialize", result, None)
             }
             // Liveness and discovery are answered in any state, so probing clients never stall.
             "ping" => {
                 let result = check_meta_version(&req).map(|_| Reply::Value(json!({})));
-                self.respond(&req.id, result, None);
+                ("ping", result, None)
             }
             // An unsupported `_meta` version is refused here too (SPEC §2.2); the error's
             // data lists the supported versions, so the client still learns them.
             "server/discover" => {
                 let result = check_meta_version(&req)
                     .map(|_| Reply::Value(lifecycle::discover_result(&SERVER_INFO)));
-                self.respond(&req.id, result, None);
+                ("server/discover", result, None)
             }
             _ => match era_of(&req, self.negotiated) {
-                Err(e) => self.send_error(Some(&req.id), &e),
+                Err(e) => return self.send_error(Some(&req.id), &e),
                 Ok(era) if req.method == "logging/setLevel" => {
-                    let result = set_log_level(&req);
-                    self.respond(&req.id, result, Some(era));
+                    ("logging/setLevel", set_log_level(&req), Some(era))
                 }
                 // Subscriptions belong to the connection, so the session answers them.
-                Ok(era)
-                    if matches!(
-                        req.method.as_str(),
-                        "resources/subscribe" | "resources/unsubscribe"
-                    ) =>
-                {
+                Ok(era) if req.method == "resources/subscribe" => {
                     let result = self.subscription(&req, era, ctx);
-                    self.respond(&req.id, result, Some(era));
+                    ("resources/subscribe", result, Some(era))
                 }
-                Ok(era) => self.dispatch(req, era, ctx),
+                Ok(era) if req.method == "resources/unsubscribe" => {
+                    let result = self.subscription(&req, era, ctx);
+                    ("resources/unsubscribe", result, Some(era))
+                }
+                Ok(era) => return self.dispatch(req, era, ctx),
             },
-        }
+        };
+        // Counted beside the router's methods, so `status` shows every request served.
+        metrics::lock(&self.metrics).record_method(method, started.elapsed(), result.is_ok());
+        self.respond(&req.id, result, era);
     }
 
     fn initialize(&mut self, req: &Request) -> RpcResult {

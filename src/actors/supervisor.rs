@@ -8,6 +8,7 @@ use super::session::Session;
 use super::shutdown::{BeforeExit, ExitHook};
 use crate::daemon::peer;
 use crate::shared::Shared;
+use crate::telemetry::metrics::MetricsCell;
 use actix::prelude::*;
 use std::sync::Arc;
 use tokio::net::UnixListener;
@@ -16,6 +17,8 @@ use tokio::net::UnixListener;
 pub struct Worker {
     pub arbiter: ArbiterHandle,
     pub router: Addr<Router>,
+    /// The worker's metrics, where its sessions record the methods they answer themselves.
+    pub metrics: MetricsCell,
 }
 
 pub struct Supervisor {
@@ -73,10 +76,11 @@ impl Supervisor {
         let worker = &self.workers[self.next_worker % self.workers.len()];
         self.next_worker = self.next_worker.wrapping_add(1);
         let (shared, router) = (self.shared.clone(), worker.router.clone());
+        let metrics = worker.metrics.clone();
         worker.arbiter.spawn(async move {
             match tokio::net::UnixStream::from_std(std_stream) {
                 Ok(stream) => {
-                    Session::start(id, stream, shared, router);
+                    Session::start(id, stream, shared, router, metrics);
                 }
                 Err(e) => log::warn!("could not adopt connection {id}: {e}"),
             }

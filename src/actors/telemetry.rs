@@ -246,8 +246,9 @@ pub struct WorkerTelemetry {
 }
 
 impl WorkerTelemetry {
-    /// Starts this worker's buffer on the current thread and registers its metrics.
-    pub fn start(telemetry: &Telemetry) -> WorkerTelemetry {
+    /// Starts this worker's buffer on the current thread; `metrics` is the worker's
+    /// registered cell.
+    pub fn start(telemetry: &Telemetry, metrics: MetricsCell) -> WorkerTelemetry {
         let buffer = TelemetryBuffer::new(telemetry.handle(), telemetry.batch, telemetry.flush);
         let spans = buffer.spans.clone();
         let buffer = buffer.start();
@@ -259,7 +260,7 @@ impl WorkerTelemetry {
             },
             buffer,
             spans_enabled: telemetry.spans_enabled,
-            metrics: telemetry.metrics.register(),
+            metrics,
             stats: telemetry.stats.clone(),
         }
     }

@@ -65,9 +65,16 @@ async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String>
     let workers: Vec<Worker> = (0..shared.config.workers)
         .map(|index| {
             let arbiter = Arbiter::new().handle();
-            let shared = shared.clone();
-            let router = Router::start_in_arbiter(&arbiter, move |_| Router::new(shared, index));
-            Worker { arbiter, router }
+            // One metrics cell a worker: its router and its sessions record into it.
+            let metrics = shared.telemetry.metrics.register();
+            let (shared, cell) = (shared.clone(), metrics.clone());
+            let router =
+                Router::start_in_arbiter(&arbiter, move |_| Router::new(shared, index, cell));
+            Worker {
+                arbiter,
+                router,
+                metrics,
+            }
         })
         .collect();
     let routers: Vec<Addr<Router>> = workers.iter().map(|w| w.router.clone()).collect();
