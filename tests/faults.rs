@@ -378,6 +378,57 @@ fn sustained_5xx_are_retried_until_the_breaker_opens_then_calls_fail_fast_with_c
     backend_tools_work_again(&mut a, &backend);
 }
 
+#[test]
+fn a_429_with_retry_after_is_retried_no_sooner_than_the_backend_asked() {
+    let backend = Backend::start();
+    let d = matrix_daemon(&backend.url, &[("IDE_AGENTS_REQUEST_TIMEOUT", "10")]);
+    let mut a = d.client();
+    let expected = ok(&a.call_tool("ide_agents_list_entities", json!({}))).clone();
+    // Rate 1/2 fails every second request: the first call below passes, the second meets
+    // one 429 asking for 1 s, where the backoff alone would have waited 10 ms.
+    backend.faults(json!({"error_rate": 0.5, "status": 429, "retry_after": "1",
+        "paths": ["/entities"]}));
+    assert_eq!(
+        ok(&a.call_tool("ide_agents_list_entities", json!({}))),
+        &expected
+    );
+    let hits = backend.hits(ENTITIES);
+    let started = Instant::now();
+    let r = a.call_tool("ide_agents_list_entities", json!({}));
+    assert_eq!(ok(&r), &expected, "the retry got the answer");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retried sooner than asked"
+    );
+    assert_eq!(backend.hits(ENTITIES), hits + 2, "one 429, then the answer");
+
+    backend.faults(json!({}));
+    backend_tools_work_again(&mut a, &backend);
+}
+
+#[test]
+fn a_retry_after_beyond_the_deadline_is_answered_at_once_with_the_wait() {
+    let backend = Backend::start();
+    let d = matrix_daemon(&backend.url, &[]);
+    backend.faults(json!({"status": 503, "retry_after": "3600", "paths": ["/entities"]}));
+    let mut a = d.client();
+    let r = a.call_tool("ide_agents_list_entities", json!({}));
+    assert_eq!(error_code(&r), "backend_error", "{r}");
+    assert_eq!(
+        r["structuredContent"]["error"]["retry_after_s"], 3600,
+        "{r}"
+    );
+    assert!(text(&r).contains("It asks for 3600 s"), "{r}");
+    assert_eq!(
+        backend.hits(ENTITIES),
+        1,
+        "no retry the backend asked not to get"
+    );
+
+    backend.faults(json!({}));
+    backend_tools_work_again(&mut a, &backend);
+}
+
 /// One `list_entities` call on connection A against a backend with `fault` on
 /// `/entities`, slowed so it is in flight while another connection is served; returns the
 /// backend, the daemon, A and the call's result.

@@ -9,7 +9,7 @@
 use super::tool_group::CancelSignal;
 use crate::backend::breaker::{Breaker, Permit};
 use crate::backend::health::{Health, ProbeTurn};
-use crate::backend::retry::{RetryPolicy, jitter_sample, retryable_status};
+use crate::backend::retry::{RetryPolicy, jitter_sample, retry_after, retryable_status};
 use crate::backend::stats::PoolStats;
 use crate::backend::{
     BackendCall, BackendError, BackendReply, Headers, KEPT_HEADERS, Method, Target,
@@ -20,7 +20,7 @@ use awc::error::{ConnectError, SendRequestError};
 use futures_util::future::{Either, select};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
 
 /// Largest backend answer read into memory.
@@ -360,10 +360,15 @@ async fn execute(
                 Ok(outcome) => outcome,
                 Err(_) => Attempt::TimedOut,
             };
-        let delay = policy.delay(attempt, jitter_sample());
-        let may_retry = call.idempotent
-            && attempt < policy.attempts
-            && tokio::time::Instant::now() + delay < deadline;
+        let mut delay = policy.delay(attempt, jitter_sample());
+        // Another attempt only if its wait still ends before the deadline.
+        let may_retry = |delay: Duration| {
+            call.idempotent
+                && attempt < policy.attempts
+                && tokio::time::Instant::now()
+                    .checked_add(delay)
+                    .is_some_and(|at| at < deadline)
+        };
         let result = match outcome {
             Attempt::Answered {
                 status,
@@ -373,8 +378,12 @@ async fn execute(
                 guard.record(status >= 500);
                 // GitHub's rate limit lasts until its reset time: retrying soon cannot help.
                 let rate_limited = call.target == Target::Github && status == 429;
+                // A backend that says how long to wait is not asked again sooner.
+                if let Some(asked) = retry_after(&headers, SystemTime::now()) {
+                    delay = delay.max(asked);
+                }
                 let answer = interpret(&url, status, &body, headers);
-                if may_retry && retryable_status(status) && !rate_limited {
+                if may_retry(delay) && retryable_status(status) && !rate_limited {
                     failed_before = answer.err();
                     None
                 } else {
@@ -387,7 +396,7 @@ async fn execute(
                     url: url.clone(),
                     reason,
                 };
-                if may_retry {
+                if may_retry(delay) {
                     failed_before = Some(failure);
                     None
                 } else {

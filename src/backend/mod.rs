@@ -9,7 +9,7 @@ pub mod stats;
 
 use crate::tools::{ErrorCode, ToolError};
 use serde_json::Value;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Which base URL a call goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -204,7 +204,10 @@ impl BackendError {
                 .with("retry_after_s", secs)
             }
             BackendError::Status {
-                url, status, body, ..
+                url,
+                status,
+                body,
+                headers,
             } => {
                 let detail = body
                     .get("error")
@@ -217,9 +220,20 @@ impl BackendError {
                 } else {
                     ErrorCode::BackendError
                 };
-                ToolError::new(code, format!("The agents backend answered {status} for {url}{detail}."))
-                    .with("url", url.as_str())
-                    .with("backend_status", *status)
+                let wait = retry::retry_after(headers, SystemTime::now());
+                let asks = wait
+                    .map(|w| format!(" It asks for {} s before the next call.", w.as_secs()))
+                    .unwrap_or_default();
+                let t = ToolError::new(
+                    code,
+                    format!("The agents backend answered {status} for {url}{detail}.{asks}"),
+                )
+                .with("url", url.as_str())
+                .with("backend_status", *status);
+                match wait {
+                    Some(w) => t.with("retry_after_s", w.as_secs()),
+                    None => t,
+                }
             }
             BackendError::Garbage { url, status, reason } => ToolError::new(
                 ErrorCode::BackendError,

@@ -1,6 +1,7 @@
 //! Which backend failures are worth another attempt, and how long to wait before it.
 
-use std::time::Duration;
+use super::Headers;
+use std::time::{Duration, SystemTime};
 
 /// Retry policy for idempotent calls: `attempts` in total, exponential backoff with jitter.
 #[derive(Debug, Clone)]
@@ -25,6 +26,18 @@ impl RetryPolicy {
 /// Statuses a retry may fix: request timeout, too early, too many requests, server errors.
 pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 425 | 429) || (500..600).contains(&status)
+}
+
+/// How long an answer's `Retry-After` asks the client to wait: delta-seconds or an
+/// HTTP-date (RFC 9110 §10.2.3), measured from `now`. A date already past asks for no wait;
+/// a value that is neither is ignored.
+pub fn retry_after(headers: &Headers, now: SystemTime) -> Option<Duration> {
+    let value = headers.get("retry-after")?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// A cheap uniform sample in [0, 1) for jitter (not for anything secret).
@@ -66,6 +79,28 @@ mod tests {
         for s in [200, 400, 401, 403, 404, 409, 422] {
             assert!(!retryable_status(s), "{s}");
         }
+    }
+
+    fn asking(value: &str) -> Headers {
+        Headers(vec![("retry-after", value.to_string())])
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let wait = |v: &str| retry_after(&asking(v), now);
+        assert_eq!(wait("120"), Some(Duration::from_secs(120)));
+        assert_eq!(wait(" 3 "), Some(Duration::from_secs(3)));
+        // 1 445 412 480 is Wed, 21 Oct 2015 07:28:00 GMT.
+        assert_eq!(
+            wait("Wed, 21 Oct 2015 07:28:30 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(wait("Wed, 21 Oct 2015 07:00:00 GMT"), Some(Duration::ZERO));
+        for ignored in ["soon", "-1", "1.5", ""] {
+            assert_eq!(wait(ignored), None, "{ignored:?}");
+        }
+        assert_eq!(retry_after(&Headers::default(), now), None);
     }
 
     #[test]

@@ -75,8 +75,8 @@ const TOPICS: [(&str, &str); 5] = [
     ),
     (
         "faults",
-        "POST /_control/faults with latency_ms, error_rate, status, hang, close_after_headers, \
-         garbage, paths; GET /_control/stats for counters; POST /_control/reset to clear.",
+        "POST /_control/faults with latency_ms, error_rate, status, retry_after, hang, \
+         close_after_headers, garbage, paths; GET /_control/stats for counters; POST /_control/reset to clear.",
     ),
 ];
 

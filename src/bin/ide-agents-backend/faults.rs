@@ -37,6 +37,9 @@ pub struct FaultConfig {
     /// With error rate 0: every request answers this status with {"error":"injected"}.
     #[arg(long)]
     pub status: Option<u16>,
+    /// `Retry-After` value sent with an injected status: seconds or an HTTP-date.
+    #[arg(long)]
+    pub retry_after: Option<String>,
     /// Never answer (the client must time out or go away).
     #[arg(long)]
     pub hang: bool,
@@ -64,6 +67,13 @@ impl FaultConfig {
             if !(200..=599).contains(&code) {
                 return Err(format!("status must be within 200..599, got {code}"));
             }
+        }
+        if let Some(wait) = &self.retry_after
+            && !wait.bytes().all(|b| (0x20..0x7f).contains(&b))
+        {
+            return Err(format!(
+                "retry_after must be printable ASCII (a header value), got {wait:?}"
+            ));
         }
         Ok(())
     }
@@ -114,6 +124,7 @@ pub struct Plan {
     pub latency: Duration,
     pub hang: bool,
     pub action: Action,
+    pub retry_after: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -153,6 +164,7 @@ impl FaultState {
             latency: Duration::from_millis(cfg.latency_ms),
             hang: cfg.hang,
             action,
+            retry_after: cfg.retry_after.clone(),
         })
     }
 
@@ -197,7 +209,11 @@ pub async fn inject(
         Action::Pass => next.call(req).await.map(|r| r.map_into_boxed_body()),
         Action::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = HttpResponse::build(status).json(json!({ "error": "injected" }));
+            let mut answer = HttpResponse::build(status);
+            if let Some(wait) = &plan.retry_after {
+                answer.insert_header(("retry-after", wait.as_str()));
+            }
+            let body = answer.json(json!({ "error": "injected" }));
             Ok(req.into_response(body))
         }
         Action::CloseAfterHeaders => Ok(req.into_response(truncated_response())),
@@ -293,6 +309,11 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().is_err());
+        let bad = FaultConfig {
+            retry_after: Some("1\r\nx-injected: 1".into()),
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err(), "a header value cannot hold a line break");
         assert!(is_control("/_control/stats"));
         assert!(!is_control("/_controlx"));
         let parsed: Result<FaultConfig, _> = serde_json::from_str(r#"{"latncy_ms":5}"#);
