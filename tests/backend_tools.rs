@@ -634,6 +634,9 @@ fn ultra_tools_rank_and_calibrate_when_enabled() {
         json!({"query": "q", "candidates": ["a"]}),
     );
     assert_eq!(error_code(&r), "unknown_tool");
+    let text = r["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("one of the ULTRA tools"), "{text}");
+    assert!(text.contains("IDE_AGENTS_ULTRA_ENABLED=true"), "{text}");
 }
 
 #[test]

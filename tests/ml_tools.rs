@@ -99,6 +99,10 @@ fn without_ultra_the_ml_group_is_not_offered() {
         r["structuredContent"]["error"]["code"], "unknown_tool",
         "{r}"
     );
+    // The error says how to turn the group on.
+    let text = r["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("one of the ML tools"), "{text}");
+    assert!(text.contains("IDE_AGENTS_ULTRA_ENABLED=true"), "{text}");
     let (names, _) = list_page(&mut c, None);
     assert!(names.iter().all(|n| !n.starts_with("ide_agents_ml_")));
 }

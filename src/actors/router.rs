@@ -210,10 +210,17 @@ impl Router {
     ) -> Result<(&Recipient<RunTool>, ToolCall), ToolError> {
         let Some(tool) = self.shared.catalog.get(name) else {
             record.unknown_tool(name);
-            return Err(ToolError::new(
-                ErrorCode::UnknownTool,
-                format!("Unknown tool {name:?}. `tools/list` shows the tools this server offers."),
-            ));
+            let message = match self.shared.catalog.left_out(name) {
+                Some(group) => format!(
+                    "{name} is one of the {} tools, which this daemon does not serve: start it \
+                     with IDE_AGENTS_ULTRA_ENABLED=true to turn the ULTRA and ML tools on.",
+                    group.as_str().to_uppercase()
+                ),
+                None => format!(
+                    "Unknown tool {name:?}. `tools/list` shows the tools this server offers."
+                ),
+            };
+            return Err(ToolError::new(ErrorCode::UnknownTool, message));
         };
         record.known_tool(tool.name);
         let connection = ctx.connection;

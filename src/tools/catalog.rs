@@ -77,6 +77,13 @@ impl Catalog {
         self.by_name.get(name).copied()
     }
 
+    /// The group of a tool this daemon knows but does not serve (its group is off), so an
+    /// unknown-tool error can say how to turn it on. Only on that error's path.
+    pub fn left_out(&self, name: &str) -> Option<GroupId> {
+        let tool = ALL_TOOLS.iter().find(|t| t.name == name)?;
+        self.get(name).is_none().then_some(tool.group)
+    }
+
     pub fn tools(&self) -> &[&'static ToolSpec] {
         &self.tools
     }
@@ -171,6 +178,18 @@ mod tests {
         let legacy: Value =
             serde_json::from_slice(catalog.list_page(None, false).unwrap().result).unwrap();
         assert!(legacy.get("ttlMs").is_none());
+    }
+
+    #[test]
+    fn a_tool_of_a_group_that_is_off_is_known_as_left_out() {
+        let core_only = Catalog::new(|g| g == GroupId::Core, 100);
+        assert!(core_only.get("ide_agents_ultra_rank").is_none());
+        assert_eq!(
+            core_only.left_out("ide_agents_ultra_rank"),
+            Some(GroupId::Ultra)
+        );
+        assert_eq!(core_only.left_out("ide_agents_healthz"), None, "served");
+        assert_eq!(core_only.left_out("ide_agents_nope"), None, "no such tool");
     }
 
     #[test]

@@ -313,7 +313,10 @@ mod tests {
             retry_after: Some("1\r\nx-injected: 1".into()),
             ..Default::default()
         };
-        assert!(bad.validate().is_err(), "a header value cannot hold a line break");
+        assert!(
+            bad.validate().is_err(),
+            "a header value cannot hold a line break"
+        );
         assert!(is_control("/_control/stats"));
         assert!(!is_control("/_controlx"));
         let parsed: Result<FaultConfig, _> = serde_json::from_str(r#"{"latncy_ms":5}"#);
