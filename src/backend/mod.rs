@@ -144,6 +144,52 @@ pub enum BackendError {
     },
 }
 
+/// Longest error detail quoted from a backend's answer.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// What a failed answer says went wrong: its `error` or `detail` string, or FastAPI's
+/// validation list (`detail: [{loc, msg}]`) as `query.user_id: field required; …`.
+fn error_detail(body: &Value) -> Option<String> {
+    let said = body.get("error").or_else(|| body.get("detail"))?;
+    let text = match said {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .filter_map(|item| {
+                    let msg = item.get("msg")?.as_str()?;
+                    let loc: Vec<String> = item
+                        .get("loc")
+                        .and_then(Value::as_array)
+                        .map(|l| {
+                            l.iter()
+                                .map(|p| match p {
+                                    Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if loc.is_empty() {
+                        Some(msg.to_string())
+                    } else {
+                        Some(format!("{}: {msg}", loc.join(".")))
+                    }
+                })
+                .collect();
+            if parts.is_empty() {
+                return None;
+            }
+            parts.join("; ")
+        }
+        _ => return None,
+    };
+    Some(match text.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    })
+}
+
 impl BackendError {
     /// The request never reached the backend: the breaker held it back, or nothing accepted
     /// the connection.
@@ -209,10 +255,7 @@ impl BackendError {
                 body,
                 headers,
             } => {
-                let detail = body
-                    .get("error")
-                    .or_else(|| body.get("detail"))
-                    .and_then(Value::as_str)
+                let detail = error_detail(body)
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default();
                 let code = if *status == 404 {
@@ -273,6 +316,42 @@ pub fn unexpected_shape(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn error_details_quote_strings_and_fastapi_validation_lists() {
+        assert_eq!(
+            error_detail(&json!({"error": "busy"})).as_deref(),
+            Some("busy")
+        );
+        assert_eq!(
+            error_detail(&json!({"detail": "Not Found"})).as_deref(),
+            Some("Not Found")
+        );
+        let validation = json!({"detail": [
+            {"loc": ["query", "user_id"], "msg": "field required", "type": "value_error.missing"},
+            {"loc": ["body", "items", 0], "msg": "not a number"},
+            {"msg": "bad"},
+            {"unrelated": true},
+        ]});
+        assert_eq!(
+            error_detail(&validation).as_deref(),
+            Some("query.user_id: field required; body.items.0: not a number; bad")
+        );
+        for silent in [
+            json!({}),
+            json!({"detail": []}),
+            json!({"detail": 3}),
+            json!(null),
+        ] {
+            assert_eq!(error_detail(&silent), None, "{silent}");
+        }
+        let long = error_detail(&json!({"error": "é".repeat(1000)})).unwrap();
+        assert_eq!(
+            long.chars().count(),
+            MAX_DETAIL_CHARS + 1,
+            "cut, with an ellipsis"
+        );
+    }
 
     #[test]
     fn an_open_breaker_still_says_what_to_check() {
