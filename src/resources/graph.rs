@@ -1,15 +1,21 @@
 //! `repo.graph`: the workspace as directory and file nodes joined by containment edges.
 //!
-//! The walk honours `.gitignore` (also outside a git checkout), `.ignore` and git's global
-//! excludes through the `ignore` crate (ripgrep's walker), skips hidden entries, visits
-//! names in sorted order so the graph is deterministic, and stops at the node cap.
+//! The walk honours `.gitignore` as git does, `.ignore` and git's global excludes through
+//! the `ignore` crate (ripgrep's walker), skips hidden entries, does not follow symlinks,
+//! visits names in sorted order so the graph is deterministic, and stops at the node cap.
 
 use serde_json::{Value, json};
 use std::path::Path;
 
 pub fn build(root: &Path, max_nodes: usize) -> Value {
+    // Git reads the `.gitignore` files of a checkout from its top down and none above it;
+    // outside a checkout only the workspace's own apply. Without this, a `*` in the
+    // `.gitignore` of a dotfiles checkout of $HOME would hide every workspace below it.
+    let absolute = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let in_checkout = absolute.ancestors().any(|dir| dir.join(".git").exists());
     let walker = ignore::WalkBuilder::new(root)
-        .require_git(false)
+        .require_git(in_checkout)
+        .parents(in_checkout)
         .sort_by_file_name(|a, b| a.cmp(b))
         .build();
     let mut nodes = Vec::new();
@@ -26,20 +32,33 @@ pub fn build(root: &Path, max_nodes: usize) -> Value {
             continue;
         };
         let id = node_id(rel);
-        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-        nodes.push(json!({"id": id, "kind": if is_dir { "dir" } else { "file" }}));
+        // A symlink is not followed (it may lead out of the workspace, or loop).
+        let kind = match entry.file_type() {
+            Some(t) if t.is_dir() => "dir",
+            Some(t) if t.is_symlink() => "symlink",
+            _ => "file",
+        };
+        nodes.push(json!({"id": id, "kind": kind}));
         if entry.depth() > 0 {
             let parent = rel.parent().map_or_else(|| ".".to_string(), node_id);
             edges.push(json!({"from": parent, "to": id}));
         }
     }
-    json!({
+    let mut graph = json!({
         "root": root.to_string_lossy(),
         "nodes": nodes,
         "edges": edges,
         "node_count": nodes.len(),
         "truncated": truncated,
-    })
+    });
+    // An empty graph should not look like an empty workspace.
+    if let Err(e) = std::fs::read_dir(root) {
+        graph["note"] = json!(format!(
+            "The workspace {} cannot be read ({e}); set IDE_AGENTS_WORKSPACE to the project directory.",
+            root.display()
+        ));
+    }
+    graph
 }
 
 /// A node's id: its path relative to the root with `/` separators; the root is `.`.
@@ -96,5 +115,59 @@ mod tests {
         let capped = build(root, 3);
         assert_eq!(capped["node_count"], 3);
         assert_eq!(capped["truncated"], true);
+        assert!(g.get("note").is_none());
+    }
+
+    fn ids(g: &Value) -> Vec<&str> {
+        g["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ignore_files_above_the_workspace_apply_only_inside_a_checkout() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        // A dotfiles checkout would ignore everything it does not track.
+        std::fs::write(home.join(".gitignore"), "*\n").unwrap();
+        let plain = home.join("plain");
+        std::fs::create_dir_all(plain.join("src")).unwrap();
+        std::fs::write(plain.join("src/main.rs"), "").unwrap();
+        assert_eq!(ids(&build(&plain, 100)), [".", "src", "src/main.rs"]);
+
+        // A checkout of its own: the home's rules stop at its top.
+        let repo = home.join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("app")).unwrap();
+        std::fs::write(repo.join(".gitignore"), "*.log\n").unwrap();
+        std::fs::write(repo.join("app/run.log"), "").unwrap();
+        std::fs::write(repo.join("app/lib.rs"), "").unwrap();
+        assert_eq!(ids(&build(&repo, 100)), [".", "app", "app/lib.rs"]);
+        // A workspace inside the checkout still gets the checkout's rules.
+        assert_eq!(ids(&build(&repo.join("app"), 100)), [".", "lib.rs"]);
+    }
+
+    #[test]
+    fn symlinks_are_nodes_of_their_own_and_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::os::unix::fs::symlink("/etc", root.join("etclink")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("loop")).unwrap();
+        let g = build(root, 100);
+        assert_eq!(ids(&g), [".", "etclink", "loop"]);
+        assert_eq!(g["nodes"][1]["kind"], "symlink");
+        assert_eq!(g["nodes"][2]["kind"], "symlink");
+    }
+
+    #[test]
+    fn a_workspace_that_cannot_be_read_says_so() {
+        let g = build(Path::new("/nonexistent/workspace"), 100);
+        assert_eq!(g["node_count"], 0);
+        let note = g["note"].as_str().unwrap();
+        assert!(note.contains("/nonexistent/workspace"), "{note}");
+        assert!(note.contains("IDE_AGENTS_WORKSPACE"), "{note}");
     }
 }
