@@ -186,6 +186,18 @@ fn names_outside_the_kb_directory_are_refused_in_both_forms() {
         assert_eq!(t["structuredContent"]["error"]["code"], "not_found", "{t}");
         assert!(!t.to_string().contains("TOP SECRET"));
     }
+    // A link that leads out is told apart from a missing name in neither form.
+    let mut said = |name: &str| {
+        let t = modern.call_tool(
+            "ide_agents_resource",
+            json!({"method": "get", "name": format!("kb.snippet/{name}")}),
+        );
+        t["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .replace(name, "NAME")
+    };
+    assert_eq!(said("escape"), said("missing"));
     let t = modern.call_tool("ide_agents_resource", json!({"method": "get"}));
     assert_eq!(
         t["structuredContent"]["error"]["code"], "invalid_arguments",
@@ -520,5 +532,51 @@ fn a_cursor_stays_valid_when_snippets_are_removed_between_pages() {
     assert_eq!(
         names,
         ["kb.snippet/d", "kb.snippet/guide", "kb.snippet/intro"]
+    );
+}
+
+#[test]
+fn a_snippet_read_through_a_symlink_follows_the_link_as_it_is_now() {
+    let d = daemon_with_content(&[]);
+    let mut c = d.client();
+    let alias = kb(&d).join("alias.md");
+    let uri = "ide-agents://kb.snippet/alias";
+    std::os::unix::fs::symlink("intro.md", &alias).unwrap();
+    assert_eq!(read_text(&mut c, uri), INTRO);
+    // Retargeted: the file it led to did not change, the link did.
+    std::fs::remove_file(&alias).unwrap();
+    std::os::unix::fs::symlink("guide.md", &alias).unwrap();
+    assert_eq!(read_text(&mut c, uri), "# Guide\n");
+    // Led out of the directory, then removed: not served from the cache either time.
+    std::fs::remove_file(&alias).unwrap();
+    std::os::unix::fs::symlink("../secret.md", &alias).unwrap();
+    let r = c.call_modern("resources/read", json!({"uri": uri}));
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    std::fs::remove_file(&alias).unwrap();
+    let r = c.call_modern("resources/read", json!({"uri": uri}));
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+}
+
+#[test]
+fn a_huge_snippet_is_served_cut_and_cached_once() {
+    let d = daemon_with_content(&[]);
+    let big = "x".repeat(3 * 1024 * 1024);
+    std::fs::write(kb(&d).join("big.md"), &big).unwrap();
+    let mut c = d.client();
+    let text = read_text(&mut c, "ide-agents://kb.snippet/big");
+    let (kept, note) = text.split_once("\n\n[cut here").expect("a cut note");
+    assert_eq!(kept.len(), 1024 * 1024);
+    assert!(note.contains("the file is 3145728 bytes"), "{note}");
+    // The tool form serves the same text from the same entry.
+    let t = c.call_tool(
+        "ide_agents_resource",
+        json!({"method": "get", "name": "kb.snippet/big"}),
+    );
+    assert_eq!(t["structuredContent"]["content"], text.as_str());
+    let (_, s) = d.status_json();
+    let bytes = s["cache"]["bytes"].as_u64().unwrap();
+    assert!(
+        bytes < 1024 * 1024 + 64 * 1024,
+        "one copy of the text is kept: {bytes} bytes"
     );
 }

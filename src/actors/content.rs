@@ -7,10 +7,10 @@
 //! `cacheScope: "private"`.
 
 use super::router::{Reply, RpcResult};
-use super::subscriptions::not_found;
+use super::subscriptions::{not_found, not_readable};
 use crate::cache::{Cached, Kind};
 use crate::prompts::{self, PromptError};
-use crate::protocol::jsonrpc::{INTERNAL_ERROR, Request, RpcError};
+use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::version::Era;
 use crate::protocol::{cursor, json_text, lifecycle};
 use crate::resources::{self, ResourceError, Target};
@@ -177,7 +177,7 @@ async fn resources_read(shared: &Shared, req: &Request, era: Era, notes: &CallNo
             Ok(Reply::Encoded(read_result(uri, &read, era, fresh_for)))
         }
         Err(ResourceError::NotFound(_)) => Err(not_found(uri, era)),
-        Err(e @ ResourceError::Unreadable(_)) => Err(RpcError::new(INTERNAL_ERROR, e.message())),
+        Err(ResourceError::Unreadable(reason)) => Err(not_readable(uri, era, &reason)),
     }
 }
 

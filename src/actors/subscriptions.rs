@@ -59,15 +59,26 @@ pub fn handle(
 
 /// The unknown-resource error of the era: `-32002` (legacy) or `-32602` (modern).
 pub fn not_found(uri: &str, era: Era) -> RpcError {
+    resource_error(
+        uri,
+        era,
+        format!("resource not found: {uri}; resources/list shows the resources"),
+    )
+}
+
+/// A resource that exists but cannot be read (a snippet the daemon may not open): the
+/// unknown-resource code, with the reason, since a server fault it is not.
+pub fn not_readable(uri: &str, era: Era, reason: &str) -> RpcError {
+    resource_error(uri, era, format!("resource {uri} cannot be read: {reason}"))
+}
+
+fn resource_error(uri: &str, era: Era, message: String) -> RpcError {
     let code = if era.is_modern() {
         crate::protocol::jsonrpc::INVALID_PARAMS
     } else {
         crate::protocol::jsonrpc::RESOURCE_NOT_FOUND
     };
-    RpcError::new(
-        code,
-        format!("resource not found: {uri}; resources/list shows the resources"),
-    )
-    .with_data(json!({"uri": uri}))
-    .labelled("not_found")
+    RpcError::new(code, message)
+        .with_data(json!({"uri": uri}))
+        .labelled("not_found")
 }

@@ -40,10 +40,9 @@ pub fn resolve(dir: &Path, name: &str, ext: &str) -> Result<PathBuf, Refused> {
         .join(&file)
         .canonicalize()
         .map_err(|_| not_found())?;
+    // Said like a missing name: a client learns nothing of what lies outside.
     if !real.starts_with(&real_dir) {
-        return Err(Refused(format!(
-            "{name:?} leads outside the kb directory and is not served"
-        )));
+        return Err(not_found());
     }
     match real.metadata() {
         Ok(m) if m.is_file() => Ok(real),

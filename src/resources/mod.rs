@@ -179,7 +179,9 @@ pub fn kb_names(config: &Config) -> Vec<String> {
             if stem.ends_with(KB_EXT) {
                 return None;
             }
-            confine::resolve(dir, &stem, KB_EXT).ok().map(|_| stem)
+            // Listed only if this daemon can read it, so a listed snippet reads.
+            let path = confine::resolve(dir, &stem, KB_EXT).ok()?;
+            regular_file::open(&path).ok().map(|_| stem)
         })
         .collect();
     names.sort();
@@ -235,19 +237,53 @@ pub async fn read(
         .fetch_valid(&uri, Kind::Resource, still_fresh, async {
             let sources = sources(config, target)?;
             let fp = fingerprints(&sources);
+            let link = link_source(config, target);
+            let link_fp = link.as_deref().map(|l| link_fp(Path::new(l)));
             let text = load_text(config, target)?;
-            // Escaped once here, so a hit writes the text without escaping it again.
+            // Escaped once here, so a hit writes the text without escaping it again; kept
+            // only escaped, so the cache holds one copy ([`text_of`] reads it back).
             let text_json = serde_json::to_string(&text).unwrap_or_default();
             Ok(json!({
                 "uri": uri,
                 "mimeType": target.mime_type(),
-                "text": text,
                 "text_json": text_json,
                 "sources": sources,
                 "fp": fp,
+                "link": link,
+                "link_fp": link_fp,
             }))
         })
         .await
+}
+
+/// The text of a value [`read`] returned.
+pub fn text_of(read: &Cached) -> String {
+    let escaped = read.value["text_json"].as_str().unwrap_or("\"\"");
+    serde_json::from_str(escaped).unwrap_or_default()
+}
+
+/// A snippet read through a symlink in the kb directory: the link itself, whose target
+/// can change while the file it led to stays as it was.
+fn link_source(config: &Config, target: &Target) -> Option<String> {
+    let (Target::Kb(name), Some(dir)) = (target, &config.kb_dir) else {
+        return None;
+    };
+    let file = if name.ends_with(KB_EXT) {
+        name.clone()
+    } else {
+        format!("{name}{KB_EXT}")
+    };
+    let link = dir.canonicalize().ok()?.join(file);
+    let is_link = link.symlink_metadata().ok()?.file_type().is_symlink();
+    is_link.then(|| link.to_string_lossy().into_owned())
+}
+
+/// A symlink's own fingerprint (`lstat`): retargeting one replaces it.
+fn link_fp(path: &Path) -> Value {
+    match path.symlink_metadata() {
+        Ok(m) => json!([m.mtime(), m.mtime_nsec(), m.len(), m.ino()]),
+        Err(_) => Value::Null,
+    }
 }
 
 /// Whether the files a stored value came from are unchanged.
@@ -255,7 +291,12 @@ fn still_fresh(stored: &Value) -> bool {
     let (Some(sources), Some(fps)) = (stored["sources"].as_array(), stored["fp"].as_array()) else {
         return false;
     };
-    // Runs on every hit: one `stat` per source, compared in place.
+    // Runs on every hit: one `stat` per source, compared in place (and one `lstat` more
+    // for a snippet read through a symlink).
+    let link_unchanged = match stored["link"].as_str() {
+        Some(link) => link_fp(Path::new(link)) == stored["link_fp"],
+        None => true,
+    };
     sources.len() == fps.len()
         && sources
             .iter()
@@ -264,6 +305,7 @@ fn still_fresh(stored: &Value) -> bool {
                 Some(path) => file_fp_matches(Path::new(path), fp),
                 None => false,
             })
+        && link_unchanged
 }
 
 fn file_fp_matches(path: &Path, fp: &Value) -> bool {

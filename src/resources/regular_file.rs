@@ -31,15 +31,36 @@ fn not_regular() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
-/// The whole file as text; bytes that are not UTF-8 become U+FFFD, so a listed file is
-/// always readable.
+/// Most of a file `read_text` serves: a snippet or a prompt is read whole on a worker
+/// thread, beside that worker's other sessions, and kept in the cache.
+pub const MAX_TEXT_BYTES: u64 = 1024 * 1024;
+
+/// The file as text, at most [`MAX_TEXT_BYTES`] of it (a longer file is cut at a character
+/// boundary, with a line saying so); bytes that are not UTF-8 become U+FFFD, so a listed
+/// file is always readable.
 pub fn read_text(path: &Path) -> io::Result<String> {
+    let file = open(path)?;
+    let len = file.metadata()?.len();
     let mut bytes = Vec::new();
-    open(path)?.read_to_end(&mut bytes)?;
-    Ok(match String::from_utf8(bytes) {
+    file.take(MAX_TEXT_BYTES + 1).read_to_end(&mut bytes)?;
+    let cut = bytes.len() as u64 > MAX_TEXT_BYTES;
+    bytes.truncate(MAX_TEXT_BYTES as usize);
+    let mut text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    };
+    if cut {
+        // A character split by the cut shows as U+FFFD: drop it.
+        while text.ends_with('\u{fffd}') {
+            text.pop();
+        }
+        text.push_str(&format!(
+            "\n\n[cut here: the file is {} bytes, and only its first {} KiB are served]\n",
+            len.max(MAX_TEXT_BYTES + 1),
+            MAX_TEXT_BYTES / 1024
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -69,5 +90,24 @@ mod tests {
         assert_eq!(read_text(&file).unwrap(), "ok \u{fffd}\u{fffd} bad");
         std::fs::write(&file, "plain é").unwrap();
         assert_eq!(read_text(&file).unwrap(), "plain é");
+    }
+
+    #[test]
+    fn a_file_past_the_limit_is_cut_at_a_character_with_a_line_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.md");
+        // "é" is two bytes: the limit falls inside the last one.
+        let mut body = "a".repeat(MAX_TEXT_BYTES as usize - 1);
+        body.push_str(&"é".repeat(10));
+        std::fs::write(&file, &body).unwrap();
+        let text = read_text(&file).unwrap();
+        let (kept, note) = text.split_once("\n\n[cut here").unwrap();
+        assert_eq!(kept, "a".repeat(MAX_TEXT_BYTES as usize - 1));
+        assert!(note.contains(&format!("is {} bytes", body.len())), "{note}");
+        assert!(note.contains("first 1024 KiB"), "{note}");
+
+        let exact = "b".repeat(MAX_TEXT_BYTES as usize);
+        std::fs::write(&file, &exact).unwrap();
+        assert_eq!(read_text(&file).unwrap(), exact, "at the limit: whole");
     }
 }

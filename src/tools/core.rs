@@ -148,7 +148,7 @@ impl CoreTools {
                 match resources::read(&shared.cache, &shared.config, &target).await {
                     Ok(read) => {
                         call.ctx.notes.cache(read.hit);
-                        Ok(json!({"name": target.name(), "content": read.value["text"]}))
+                        Ok(json!({"name": target.name(), "content": resources::text_of(&read)}))
                     }
                     Err(ResourceError::NotFound(m)) => {
                         Err(ToolError::new(ErrorCode::NotFound, m).with("name", name))
