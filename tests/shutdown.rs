@@ -9,6 +9,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Bytes this end wrote that the daemon has not read yet (`SIOCOUTQ`).
@@ -380,4 +381,95 @@ fn sigterm_with_20_slow_backend_calls_in_flight_answers_all_and_writes_every_spa
             .iter()
             .all(|s| s["tool_name"] == "ide_agents_fetch_doc" && s["success"] == true)
     );
+}
+
+/// One client of the stop-under-load test: batches of `batch` pipelined healthz calls in one
+/// write each, until the daemon closes. Returns the ids answered with a result and those
+/// answered with the stopping error.
+fn batches_until_closed(socket: &Path, conn: i64, batch: i64, sent: &AtomicUsize) -> Answered {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let mut answered = Answered::default();
+    for round in 0.. {
+        let first = conn * 1_000_000 + round * batch;
+        let lines: String = (first..first + batch)
+            .map(|id| format!("{}\n", healthz(id)))
+            .collect();
+        if stream.write_all(lines.as_bytes()).is_err() {
+            return answered;
+        }
+        sent.fetch_add(1, Ordering::Relaxed);
+        for _ in 0..batch {
+            let mut line = String::new();
+            match std::io::BufRead::read_line(&mut reader, &mut line) {
+                Ok(0) => return answered,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return answered,
+                Err(e) => panic!("read from daemon: {e}"),
+            }
+            let r: Value = serde_json::from_str(&line).unwrap();
+            let id = r["id"].as_i64().unwrap_or_else(|| panic!("{r}"));
+            if r["result"]["structuredContent"]["status"] == "live" {
+                answered.results.push(id);
+            } else {
+                let message = r["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains("daemon is stopping"), "{r}");
+                answered.refused.push(id);
+            }
+        }
+    }
+    unreachable!()
+}
+
+#[derive(Default)]
+struct Answered {
+    results: Vec<i64>,
+    refused: Vec<i64>,
+}
+
+#[test]
+fn sigterm_under_load_leaves_no_call_that_ran_unanswered() {
+    // Batches longer than the 16 lines a session handles per poll, so the stop often
+    // reaches a session whose reader still holds lines it read.
+    const CONNS: i64 = 16;
+    const BATCH: i64 = 40;
+    let mut d = daemon()
+        .env("IDE_AGENTS_RATE_PER_SEC", "0")
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let sent = std::sync::Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..CONNS)
+        .map(|conn| {
+            let (socket, sent) = (d.socket.clone(), sent.clone());
+            std::thread::spawn(move || batches_until_closed(&socket, conn, BATCH, &sent))
+        })
+        .collect();
+    common::wait_until("a few batches from every client", || {
+        sent.load(Ordering::Relaxed) >= 4 * CONNS as usize
+    });
+    d.signal(libc::SIGTERM);
+    let answered: Vec<Answered> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert_eq!(d.wait_exit().code(), Some(0));
+
+    let results: std::collections::HashSet<i64> = answered
+        .iter()
+        .flat_map(|a| a.results.iter().copied())
+        .collect();
+    let refused: std::collections::HashSet<i64> = answered
+        .iter()
+        .flat_map(|a| a.refused.iter().copied())
+        .collect();
+    let spans = common::json_lines(&d.dir.path().join("logs/mcp_tool_spans.jsonl"));
+    let ran: std::collections::HashSet<i64> = spans
+        .iter()
+        .map(|s| s["extra"]["request_id"].as_i64().unwrap())
+        .collect();
+    let unanswered: Vec<&i64> = ran.difference(&results).collect();
+    assert!(
+        unanswered.is_empty(),
+        "ran but never answered: {unanswered:?}"
+    );
+    assert_eq!(ran.len(), results.len(), "every result has its span");
+    assert!(ran.is_disjoint(&refused), "a refused request never runs");
 }

@@ -177,6 +177,16 @@ impl Session {
         }
     }
 
+    fn refuse_after_stop(&mut self, line: &[u8]) {
+        if let Ok(Message::Request(req)) = jsonrpc::decode(line) {
+            let e = RpcError::new(
+                INTERNAL_ERROR,
+                "the daemon is stopping and reads no new requests; this one was not run",
+            );
+            self.send_error(Some(&req.id), &e);
+        }
+    }
+
     fn on_request(&mut self, req: Request, ctx: &mut Context<Self>) {
         // One rule for every method: a second answer under an id still in flight could be
         // taken for the first request's.
@@ -428,7 +438,14 @@ impl Handler<Answer> for Session {
         // A cancelled request, or an earlier one under an id used again, gets no answer.
         let (id, request) = match self.in_flight.entry(answer.id) {
             Entry::Occupied(e) if e.get().seq == answer.seq => e.remove_entry(),
-            _ => return,
+            other => {
+                log::debug!(
+                    "session {}: answer for no request in flight: {:?}",
+                    self.id,
+                    other.key()
+                );
+                return;
+            }
         };
         if let Some(progress) = request.progress {
             ctx.cancel_future(progress);
@@ -521,6 +538,13 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if !self.in_flight.is_empty() {
+            log::debug!(
+                "session {}: closed with {} request(s) unanswered",
+                self.id,
+                self.in_flight.len()
+            );
+        }
         self.shared.connection_closed();
         self.router.do_send(SessionClosed { id: self.id });
     }
@@ -529,6 +553,10 @@ impl Actor for Session {
 impl StreamHandler<Result<BytesMut, FrameError>> for Session {
     fn handle(&mut self, item: Result<BytesMut, FrameError>, ctx: &mut Context<Self>) {
         match item {
+            // A line already read when the drain cancelled the read loop (a cancelled stream
+            // can still hand over the lines it holds): the session may be closing, so nothing
+            // that would need an answer later is started; a request is told so at once.
+            Ok(line) if self.read_loop.is_none() => self.refuse_after_stop(&line),
             Ok(line) => self.on_line(&line, ctx),
             Err(FrameError::TooLong { limit }) => {
                 let e = RpcError::new(
