@@ -473,3 +473,33 @@ fn sigterm_under_load_leaves_no_call_that_ran_unanswered() {
     assert_eq!(ran.len(), results.len(), "every result has its span");
     assert!(ran.is_disjoint(&refused), "a refused request never runs");
 }
+
+#[test]
+fn a_stopping_daemon_takes_its_socket_away_at_once_so_new_clients_fail_fast() {
+    let backend = common::Backend::start();
+    backend.faults(json!({"latency_ms": 1500, "paths": ["/documentation"]}));
+    let mut d = common::daemon_for(&backend)
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
+        .start();
+    let mut c = d.client();
+    slow_calls_in_flight(&mut c, &backend, 1);
+    d.signal(libc::SIGTERM);
+    common::wait_until("the socket file to go", || !d.socket.exists());
+    // While the call drains, a new client is told there is no daemon, without waiting.
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .args(["status", "--socket"])
+        .arg(&d.socket)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "status waited on a stopping daemon"
+    );
+    // The call that was in flight is still answered.
+    let replies = read_to_end(&mut c);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0]["result"]["isError"], false, "{replies:?}");
+    assert_eq!(d.wait_exit().code(), Some(0));
+}

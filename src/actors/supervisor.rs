@@ -10,6 +10,7 @@ use crate::daemon::peer;
 use crate::shared::Shared;
 use crate::telemetry::metrics::MetricsCell;
 use actix::prelude::*;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::UnixListener;
 
@@ -29,6 +30,7 @@ pub struct Supervisor {
     next_connection: u64,
     own_uid: u32,
     accepting: Option<SpawnHandle>,
+    own_socket: Option<PathBuf>,
     /// Set once a stop began; later stop requests are ignored.
     stopping: bool,
     /// Run after the drain, before exit (see `shutdown.rs`).
@@ -36,11 +38,20 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(shared: Arc<Shared>, workers: Vec<Worker>, listener: UnixListener) -> Self {
+    /// `own_socket` is the socket file this daemon created (not one systemd passed): it is
+    /// removed as soon as a stop begins, so clients meanwhile find no daemon at once
+    /// instead of waiting on a connection nobody will accept.
+    pub fn new(
+        shared: Arc<Shared>,
+        workers: Vec<Worker>,
+        listener: UnixListener,
+        own_socket: Option<PathBuf>,
+    ) -> Self {
         Supervisor {
             shared,
             workers,
             listener: Some(listener),
+            own_socket,
             next_worker: 0,
             next_connection: 0,
             own_uid: peer::own_uid(),
@@ -129,6 +140,14 @@ impl Handler<Shutdown> for Supervisor {
         }
         if let Some(handle) = self.accepting.take() {
             ctx.cancel_future(handle);
+        }
+        // The lock file stays held until exit, so no other daemon can bind this path
+        // meanwhile (and `serve`'s own removal at exit cannot take a newer daemon's socket).
+        if let Some(path) = self.own_socket.take()
+            && let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            log::warn!("could not remove {}: {e}", path.display());
         }
         let routers = self.workers.iter().map(|w| w.router.clone()).collect();
         let hooks = std::mem::take(&mut self.before_exit);

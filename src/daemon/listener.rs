@@ -62,6 +62,14 @@ impl Listening {
         }
     }
 
+    /// The socket file, if this daemon created it (so removes it when it stops).
+    pub fn own_file(&self) -> Option<&Path> {
+        match self {
+            Listening::Bound(b) => Some(&b.path),
+            Listening::Activated(_) => None,
+        }
+    }
+
     /// Removes the socket file if this daemon created it.
     pub fn remove_own_file(&self) {
         if let Listening::Bound(b) = self {

@@ -14,6 +14,7 @@ use crate::daemon::{notify, signals};
 use crate::shared::Shared;
 use actix::prelude::*;
 use futures_util::future::join_all;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,7 +82,8 @@ async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String>
     // The cache's background work (expiry, subscribed-file polling) runs on this thread.
     let cache_actor = crate::actors::cache::CacheActor::new(shared.clone()).start();
     let _ = shared.cache_actor.set(cache_actor);
-    let supervisor = Supervisor::new(shared.clone(), workers, listener).start();
+    let own_socket = listening.own_file().map(Path::to_path_buf);
+    let supervisor = Supervisor::new(shared.clone(), workers, listener, own_socket).start();
     let _ = shared.control.set(Control {
         stop: supervisor.clone().recipient(),
         reload: supervisor.clone().recipient(),

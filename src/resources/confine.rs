@@ -95,7 +95,10 @@ mod tests {
         std::fs::write(kb.join("real.md"), "ok").unwrap();
         std::os::unix::fs::symlink(kb.join("real.md"), kb.join("alias.md")).unwrap();
         let e = resolve(&kb, "escape", ".md").unwrap_err();
-        assert_eq!(e.0, "no snippet named \"escape\"", "said like a missing name");
+        assert_eq!(
+            e.0, "no snippet named \"escape\"",
+            "said like a missing name"
+        );
         assert!(resolve(&kb, "alias", ".md").is_ok());
     }
 }
