@@ -203,6 +203,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 fn request_id(text: &str) -> Option<RequestId> {
     match text.as_bytes().first() {
         Some(b'-' | b'0'..=b'9') => match text.parse() {
+            // `-0` parses as 0, which would echo differently from what the client wrote.
+            Ok(0) if text.starts_with('-') => Some(RequestId::Other(text.to_string())),
             Ok(i) => Some(RequestId::Number(i)),
             // Past f64 (`1e400`) is past what clients hold: no id, as the parser sees it.
             Err(_) => text
@@ -594,6 +596,7 @@ mod tests {
             "12345678901234",
             "1e3",
             "-0.50",
+            "-0",
             // Past 64 bits an id is not rounded to an f64, nor two of them made one.
             "18446744073709551616",
             "18446744073709551617",
