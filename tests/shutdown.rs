@@ -414,7 +414,7 @@ fn batches_until_closed(socket: &Path, conn: i64, batch: i64, sent: &AtomicUsize
                 answered.results.push(id);
             } else {
                 let message = r["error"]["message"].as_str().unwrap_or_default();
-                assert!(message.contains("daemon is stopping"), "{r}");
+                assert!(message.contains("reads no new requests"), "{r}");
                 answered.refused.push(id);
             }
         }
@@ -494,7 +494,7 @@ fn a_stopping_daemon_takes_its_socket_away_at_once_so_new_clients_fail_fast() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(5),
         "status waited on a stopping daemon"
     );
     // The call that was in flight is still answered.

@@ -221,7 +221,6 @@ mod tests {
         Cached {
             value: Arc::new(json!({
                 "mimeType": "text/plain",
-                "text": text,
                 "text_json": serde_json::to_string(text).unwrap(),
             })),
             ttl_left: TTL,

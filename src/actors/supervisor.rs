@@ -143,11 +143,8 @@ impl Handler<Shutdown> for Supervisor {
         }
         // The lock file stays held until exit, so no other daemon can bind this path
         // meanwhile (and `serve`'s own removal at exit cannot take a newer daemon's socket).
-        if let Some(path) = self.own_socket.take()
-            && let Err(e) = std::fs::remove_file(&path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            log::warn!("could not remove {}: {e}", path.display());
+        if let Some(path) = self.own_socket.take() {
+            crate::daemon::socket::remove_socket_file(&path);
         }
         let routers = self.workers.iter().map(|w| w.router.clone()).collect();
         let hooks = std::mem::take(&mut self.before_exit);

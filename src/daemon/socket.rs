@@ -18,11 +18,16 @@ pub struct BoundSocket {
 impl BoundSocket {
     /// Removes the socket file this daemon created.
     pub fn remove_file(&self) {
-        if let Err(e) = fs::remove_file(&self.path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            log::warn!("could not remove {}: {e}", self.path.display());
-        }
+        remove_socket_file(&self.path);
+    }
+}
+
+/// Removes a socket file this daemon created; one already gone is fine.
+pub fn remove_socket_file(path: &Path) {
+    if let Err(e) = fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        log::warn!("could not remove {}: {e}", path.display());
     }
 }
 

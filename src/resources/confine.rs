@@ -25,15 +25,20 @@ pub fn check_name(name: &str) -> Result<(), Refused> {
     Ok(())
 }
 
+/// The file name a snippet name stands for: `name` with `ext`, unless it already ends in it.
+pub fn file_name(name: &str, ext: &str) -> String {
+    if name.ends_with(ext) {
+        name.to_string()
+    } else {
+        format!("{name}{ext}")
+    }
+}
+
 /// The file `<dir>/<name><ext>` (the extension may already be on `name`), if it is a regular
 /// file whose real path lies inside the real path of `dir`.
 pub fn resolve(dir: &Path, name: &str, ext: &str) -> Result<PathBuf, Refused> {
     check_name(name)?;
-    let file = if name.ends_with(ext) {
-        name.to_string()
-    } else {
-        format!("{name}{ext}")
-    };
+    let file = file_name(name, ext);
     let not_found = || Refused(format!("no snippet named {name:?}"));
     let real_dir = dir.canonicalize().map_err(|_| not_found())?;
     let real = real_dir

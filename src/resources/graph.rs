@@ -9,8 +9,9 @@ use std::path::Path;
 
 pub fn build(root: &Path, max_nodes: usize) -> Value {
     // Git reads the `.gitignore` files of a checkout from its top down and none above it;
-    // outside a checkout only the workspace's own apply. Without this, a `*` in the
-    // `.gitignore` of a dotfiles checkout of $HOME would hide every workspace below it.
+    // outside a checkout only the workspace's own apply. Without this, the `*` that a
+    // bare-repository dotfiles setup puts in `$HOME/.gitignore` (no `$HOME/.git`) hid
+    // every workspace below it. Inside a checkout of `$HOME` itself, git's rules are kept.
     let absolute = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let in_checkout = absolute.ancestors().any(|dir| dir.join(".git").exists());
     let walker = ignore::WalkBuilder::new(root)

@@ -235,10 +235,12 @@ pub async fn read(
     let uri = target.uri();
     cache
         .fetch_valid(&uri, Kind::Resource, still_fresh, async {
-            let sources = sources(config, target)?;
-            let fp = fingerprints(&sources);
+            // The link before what it leads to: retargeted in between, the entry holds the
+            // old link's fingerprint and is read afresh next time.
             let link = link_source(config, target);
             let link_fp = link.as_deref().map(|l| link_fp(Path::new(l)));
+            let sources = sources(config, target)?;
+            let fp = fingerprints(&sources);
             let text = load_text(config, target)?;
             // Escaped once here, so a hit writes the text without escaping it again; kept
             // only escaped, so the cache holds one copy ([`text_of`] reads it back).
@@ -268,12 +270,10 @@ fn link_source(config: &Config, target: &Target) -> Option<String> {
     let (Target::Kb(name), Some(dir)) = (target, &config.kb_dir) else {
         return None;
     };
-    let file = if name.ends_with(KB_EXT) {
-        name.clone()
-    } else {
-        format!("{name}{KB_EXT}")
-    };
-    let link = dir.canonicalize().ok()?.join(file);
+    let link = dir
+        .canonicalize()
+        .ok()?
+        .join(confine::file_name(name, KB_EXT));
     let is_link = link.symlink_metadata().ok()?.file_type().is_symlink();
     is_link.then(|| link.to_string_lossy().into_owned())
 }

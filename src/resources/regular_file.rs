@@ -50,8 +50,8 @@ pub fn read_text(path: &Path) -> io::Result<String> {
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     };
     if cut {
-        // A character split by the cut shows as U+FFFD: drop it.
-        while text.ends_with('\u{fffd}') {
+        // A character split by the cut shows as one U+FFFD: drop it.
+        if text.ends_with('\u{fffd}') {
             text.pop();
         }
         text.push_str(&format!(
