@@ -237,10 +237,19 @@ pub async fn read(
         .fetch_valid(&uri, Kind::Resource, still_fresh, async {
             // The link before what it leads to: retargeted in between, the entry holds the
             // old link's fingerprint and is read afresh next time.
-            let link = link_source(config, target);
-            let link_fp = link.as_deref().map(|l| link_fp(Path::new(l)));
-            let sources = sources(config, target)?;
-            let fp = fingerprints(&sources);
+            let link = link_source(config, target).map(|l| {
+                (
+                    stat_fp(Path::new(&l).symlink_metadata()),
+                    json!({ "link": l }),
+                )
+            });
+            let files = sources(config, target)?;
+            let mut fp: Vec<Value> = files.iter().map(|p| file_fp(Path::new(p))).collect();
+            let mut sources: Vec<Value> = files.into_iter().map(Value::String).collect();
+            if let Some((link_fp, link)) = link {
+                fp.push(link_fp);
+                sources.push(link);
+            }
             let text = load_text(config, target)?;
             // Escaped once here, so a hit writes the text without escaping it again; kept
             // only escaped, so the cache holds one copy ([`text_of`] reads it back).
@@ -251,8 +260,6 @@ pub async fn read(
                 "text_json": text_json,
                 "sources": sources,
                 "fp": fp,
-                "link": link,
-                "link_fp": link_fp,
             }))
         })
         .await
@@ -265,7 +272,8 @@ pub fn text_of(read: &Cached) -> String {
 }
 
 /// A snippet read through a symlink in the kb directory: the link itself, whose target
-/// can change while the file it led to stays as it was.
+/// can change while the file it led to stays as it was. It is a source of its own,
+/// written `{"link": path}` and fingerprinted by `lstat`.
 fn link_source(config: &Config, target: &Target) -> Option<String> {
     let (Target::Kb(name), Some(dir)) = (target, &config.kb_dir) else {
         return None;
@@ -278,34 +286,21 @@ fn link_source(config: &Config, target: &Target) -> Option<String> {
     is_link.then(|| link.to_string_lossy().into_owned())
 }
 
-/// A symlink's own fingerprint (`lstat`): retargeting one replaces it.
-fn link_fp(path: &Path) -> Value {
-    match path.symlink_metadata() {
-        Ok(m) => json!([m.mtime(), m.mtime_nsec(), m.len(), m.ino()]),
-        Err(_) => Value::Null,
-    }
-}
-
 /// Whether the files a stored value came from are unchanged.
 fn still_fresh(stored: &Value) -> bool {
     let (Some(sources), Some(fps)) = (stored["sources"].as_array(), stored["fp"].as_array()) else {
         return false;
     };
-    // Runs on every hit: one `stat` per source, compared in place (and one `lstat` more
-    // for a snippet read through a symlink).
-    let link_unchanged = match stored["link"].as_str() {
-        Some(link) => link_fp(Path::new(link)) == stored["link_fp"],
-        None => true,
-    };
+    // Runs on every hit: one `stat` per source, compared in place.
     sources.len() == fps.len()
-        && sources
-            .iter()
-            .zip(fps)
-            .all(|(path, fp)| match path.as_str() {
-                Some(path) => file_fp_matches(Path::new(path), fp),
-                None => false,
-            })
-        && link_unchanged
+        && sources.iter().zip(fps).all(|(source, fp)| match source {
+            Value::String(path) => file_fp_matches(Path::new(path), fp),
+            // A link retargeted or removed is a new link (or none): its `lstat` changed.
+            Value::Object(link) => link["link"]
+                .as_str()
+                .is_some_and(|l| stat_fp(Path::new(l).symlink_metadata()) == *fp),
+            _ => false,
+        })
 }
 
 fn file_fp_matches(path: &Path, fp: &Value) -> bool {
@@ -416,7 +411,12 @@ fn build_log_tail(config: &Config) -> String {
 }
 
 fn file_fp(path: &Path) -> Value {
-    match path.metadata() {
+    stat_fp(path.metadata())
+}
+
+/// A `stat` (or `lstat`) result as a fingerprint: mtime, length, inode; `null` for none.
+fn stat_fp(meta: std::io::Result<std::fs::Metadata>) -> Value {
+    match meta {
         Ok(m) => json!([m.mtime(), m.mtime_nsec(), m.len(), m.ino()]),
         Err(_) => Value::Null,
     }
