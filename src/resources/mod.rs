@@ -237,12 +237,8 @@ pub async fn read(
         .fetch_valid(&uri, Kind::Resource, still_fresh, async {
             // The link before what it leads to: retargeted in between, the entry holds the
             // old link's fingerprint and is read afresh next time.
-            let link = link_source(config, target).map(|l| {
-                (
-                    stat_fp(Path::new(&l).symlink_metadata()),
-                    json!({ "link": l }),
-                )
-            });
+            let link =
+                link_source(config, target).map(|l| (link_fp(Path::new(&l)), json!({ "link": l })));
             let files = sources(config, target)?;
             let mut fp: Vec<Value> = files.iter().map(|p| file_fp(Path::new(p))).collect();
             let mut sources: Vec<Value> = files.into_iter().map(Value::String).collect();
@@ -273,7 +269,7 @@ pub fn text_of(read: &Cached) -> String {
 
 /// A snippet read through a symlink in the kb directory: the link itself, whose target
 /// can change while the file it led to stays as it was. It is a source of its own,
-/// written `{"link": path}` and fingerprinted by `lstat`.
+/// written `{"link": path}` and fingerprinted by [`link_fp`].
 fn link_source(config: &Config, target: &Target) -> Option<String> {
     let (Target::Kb(name), Some(dir)) = (target, &config.kb_dir) else {
         return None;
@@ -298,7 +294,7 @@ fn still_fresh(stored: &Value) -> bool {
             // A link retargeted or removed is a new link (or none): its `lstat` changed.
             Value::Object(link) => link["link"]
                 .as_str()
-                .is_some_and(|l| stat_fp(Path::new(l).symlink_metadata()) == *fp),
+                .is_some_and(|l| link_fp(Path::new(l)) == *fp),
             _ => false,
         })
 }
@@ -412,6 +408,18 @@ fn build_log_tail(config: &Config) -> String {
 
 fn file_fp(path: &Path) -> Value {
     stat_fp(path.metadata())
+}
+
+/// A symlink's own fingerprint: its `lstat` and where it leads (a link replaced at once can
+/// reuse the inode and the clock tick, never the old target too).
+fn link_fp(path: &Path) -> Value {
+    match (stat_fp(path.symlink_metadata()), std::fs::read_link(path)) {
+        (Value::Array(mut fp), Ok(to)) => {
+            fp.push(Value::String(to.to_string_lossy().into_owned()));
+            Value::Array(fp)
+        }
+        _ => Value::Null,
+    }
 }
 
 /// A `stat` (or `lstat`) result as a fingerprint: mtime, length, inode; `null` for none.
