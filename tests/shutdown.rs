@@ -477,7 +477,7 @@ fn sigterm_under_load_leaves_no_call_that_ran_unanswered() {
 #[test]
 fn a_stopping_daemon_takes_its_socket_away_at_once_so_new_clients_fail_fast() {
     let backend = common::Backend::start();
-    backend.faults(json!({"latency_ms": 1500, "paths": ["/documentation"]}));
+    backend.faults(json!({"latency_ms": 3000, "paths": ["/documentation"]}));
     let mut d = common::daemon_for(&backend)
         .env("IDE_AGENTS_CACHE_ENABLED", "false")
         .start();
@@ -485,6 +485,11 @@ fn a_stopping_daemon_takes_its_socket_away_at_once_so_new_clients_fail_fast() {
     slow_calls_in_flight(&mut c, &backend, 1);
     d.signal(libc::SIGTERM);
     common::wait_until("the socket file to go", || !d.socket.exists());
+    assert_eq!(
+        backend.stats()["in_flight"],
+        1,
+        "the socket went while the call still drains, not at exit"
+    );
     // While the call drains, a new client is told there is no daemon, without waiting.
     let started = Instant::now();
     let out = Command::new(BIN)
