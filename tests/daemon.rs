@@ -93,3 +93,46 @@ fn the_socket_directory_is_created_private() {
     );
     assert_eq!(d.client().call("ping", json!({}))["result"], json!({}));
 }
+
+/// CPU time the process has used so far, in clock ticks (utime + stime).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Out of descriptors, a queued connection cannot be accepted until one is freed: the
+/// daemon waits instead of retrying in a busy loop that also floods its log, and serves the
+/// queue once descriptors are free again.
+#[test]
+fn out_of_descriptors_the_daemon_waits_instead_of_spinning() {
+    let mut d = daemon().max_files(64).start();
+    let held: Vec<_> = (0..80)
+        .map(|_| std::os::unix::net::UnixStream::connect(&d.socket).unwrap())
+        .collect();
+    d.wait_for_log("accept failed: Too many open files");
+    let before = cpu_ticks(d.pid());
+    // A measuring window, not a wait for an event: a spinning loop uses all of it.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let used = cpu_ticks(d.pid()) - before;
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    assert!(
+        used * 4 < ticks_per_s,
+        "{used} of {ticks_per_s} ticks in 1 s while out of descriptors"
+    );
+    let logged = d
+        .stderr
+        .try_iter()
+        .filter(|l| l.contains("accept failed"))
+        .count();
+    assert!(logged <= 1, "{logged} more 'accept failed' lines in 1 s");
+    drop(held);
+    let mut c = d.client();
+    assert_eq!(c.call("ping", json!({}))["result"], json!({}));
+}

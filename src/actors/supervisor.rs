@@ -12,7 +12,14 @@ use crate::telemetry::metrics::MetricsCell;
 use actix::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::UnixListener;
+
+/// How long accepting pauses after running out of descriptors or memory: the connection
+/// stays queued, so accepting again at once would fail again at once, in a busy loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// At most one "accept failed" line per this interval; it counts the failures it stands for.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// One worker thread with its router.
 pub struct Worker {
@@ -30,6 +37,9 @@ pub struct Supervisor {
     next_connection: u64,
     own_uid: u32,
     accepting: Option<SpawnHandle>,
+    /// Accept failures not yet logged, and when the last line was.
+    accept_failures: u64,
+    accept_logged: Option<Instant>,
     own_socket: Option<PathBuf>,
     /// Set once a stop began; later stop requests are ignored.
     stopping: bool,
@@ -56,6 +66,8 @@ impl Supervisor {
             next_connection: 0,
             own_uid: peer::own_uid(),
             accepting: None,
+            accept_failures: 0,
+            accept_logged: None,
             stopping: false,
             before_exit: Vec::new(),
         }
@@ -97,6 +109,32 @@ impl Supervisor {
             }
         });
     }
+
+    fn accept_failed(&mut self, e: &std::io::Error) {
+        self.accept_failures += 1;
+        let now = Instant::now();
+        if self
+            .accept_logged
+            .is_some_and(|t| now.duration_since(t) < ACCEPT_LOG_EVERY)
+        {
+            return;
+        }
+        log::warn!(
+            "accept failed: {e} ({} time(s) since the last report); new connections wait \
+             in the queue, the connections already open are served",
+            self.accept_failures
+        );
+        self.accept_failures = 0;
+        self.accept_logged = Some(now);
+    }
+}
+
+/// Failures that last until something is freed, unlike a connection that vanished.
+fn out_of_resources(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 impl Actor for Supervisor {
@@ -106,6 +144,9 @@ impl Actor for Supervisor {
         if let Some(listener) = self.listener.take() {
             let accepted = futures_util::stream::unfold(listener, |l| async move {
                 let next = l.accept().await.map(|(stream, _)| stream);
+                if next.as_ref().is_err_and(out_of_resources) {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
                 Some((next, l))
             });
             self.accepting = Some(ctx.add_stream(accepted));
@@ -118,7 +159,7 @@ impl StreamHandler<std::io::Result<tokio::net::UnixStream>> for Supervisor {
         match item {
             Ok(stream) => self.hand_off(stream),
             // EMFILE and friends: keep serving the connections we have.
-            Err(e) => log::warn!("accept failed: {e}"),
+            Err(e) => self.accept_failed(&e),
         }
     }
 

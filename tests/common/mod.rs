@@ -30,6 +30,8 @@ pub struct DaemonBuilder {
     dir: Option<tempfile::TempDir>,
     /// A listening socket passed as systemd does (fd 3, LISTEN_FDS=1, LISTEN_PID).
     listen_fd: Option<std::os::fd::OwnedFd>,
+    /// RLIMIT_NOFILE for the daemon.
+    max_files: Option<u64>,
 }
 
 impl DaemonBuilder {
@@ -66,6 +68,12 @@ impl DaemonBuilder {
         self
     }
 
+    /// Lets the daemon open at most `n` descriptors.
+    pub fn max_files(mut self, n: u64) -> Self {
+        self.max_files = Some(n);
+        self
+    }
+
     /// Spawns the daemon without waiting for it.
     pub fn spawn(self) -> Daemon {
         let dir = self
@@ -93,6 +101,20 @@ impl DaemonBuilder {
             .stderr(Stdio::piped());
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        if let Some(n) = self.max_files {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: setrlimit is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                })
+            };
         }
         let mut child = cmd.spawn().expect("spawn ide-agentsd");
         let stderr = child.stderr.take().expect("stderr");
@@ -130,6 +152,7 @@ pub fn daemon() -> DaemonBuilder {
         socket: None,
         dir: None,
         listen_fd: None,
+        max_files: None,
     }
 }
 
