@@ -79,7 +79,7 @@ pub fn degraded_reasons(shared: &Shared, backend: &Value) -> Vec<String> {
     let dir = &shared.config.logs_dir;
     if !stats.spans_failing.load(Relaxed) && !dir_writable(dir) {
         reasons.push(format!(
-            "{} is not writable: spans and audit events will be dropped (check MCP_TOOL_SPANS_DIR)",
+            "{} is not writable: telemetry is dropped from the next rotation or reopen of its files (check MCP_TOOL_SPANS_DIR)",
             dir.display()
         ));
     }

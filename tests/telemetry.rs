@@ -267,6 +267,33 @@ fn span_writing_resumes_once_the_logs_dir_is_writable_again() {
     assert!(status["telemetry"]["dropped"].as_u64().unwrap() >= 1);
 }
 
+/// The audit file failed with the last event it was given; once the directory is fixed,
+/// the daemon says so without waiting for another audit event, which can be hours away.
+#[test]
+fn a_fixed_audit_file_stops_the_degraded_state_without_a_new_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::write(&logs, "in the way").unwrap();
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .dir(dir)
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0.05")
+        .start();
+    let mut c = d.client();
+    // A failed call is an audit event (tool_failure).
+    let r = c.call_tool("ide_agents_no_such_tool", json!({}));
+    assert_eq!(r["isError"], true, "{r}");
+    wait_until("the audit event dropped", || {
+        d.status_json().1["telemetry"]["audit_dropped"] == 1
+    });
+    std::fs::remove_file(&logs).unwrap();
+    healthz(&mut c);
+    wait_until("not degraded", || d.status_json().0 == Some(0));
+    let (_, status) = d.status_json();
+    assert_eq!(status["telemetry"]["writable"], true, "{status}");
+    assert_eq!(status["telemetry"]["audit_written"], 0, "{status}");
+}
+
 #[test]
 fn resource_reads_and_prompt_gets_are_spans_too() {
     let dir = tempfile::tempdir().unwrap();

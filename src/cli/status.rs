@@ -172,7 +172,7 @@ pub fn render(s: &Value) -> String {
         (
             "telemetry",
             format!(
-                "spans {}: {} written, {} buffered, {} dropped; audit {} written, {} dropped; last flush {}",
+                "spans {}: {} written, {} buffered, {} queued, {} dropped; audit {} written, {} dropped; last flush {}",
                 if t["enabled"] == json!(true) {
                     "on"
                 } else {
@@ -180,6 +180,7 @@ pub fn render(s: &Value) -> String {
                 },
                 text(&t["written"]),
                 text(&t["buffered"]),
+                text(&t["queued"]),
                 text(&t["dropped"]),
                 text(&t["audit_written"]),
                 text(&t["audit_dropped"]),

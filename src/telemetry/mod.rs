@@ -142,9 +142,12 @@ impl WriterHandle {
     pub fn send_spans(&self, batch: Vec<Span>) {
         let n = batch.len() as u64;
         self.stats.spans_buffered.fetch_sub(n, Relaxed);
+        // Counted as queued before the writer can count it written.
+        self.stats.spans_queued.fetch_add(n, Relaxed);
         if self.try_send(WriterMsg::Spans(batch)) {
             return;
         }
+        self.stats.spans_queued.fetch_sub(n, Relaxed);
         self.stats.spans_dropped.fetch_add(n, Relaxed);
     }
 
@@ -156,10 +159,22 @@ impl WriterHandle {
     }
 
     fn try_send(&self, msg: WriterMsg) -> bool {
+        let behind = &self.stats.writer_behind;
         match self.sender.try_send(msg) {
-            Ok(()) => true,
+            Ok(()) => {
+                if behind.load(Relaxed) && behind.swap(false, Relaxed) {
+                    log::info!("the telemetry writer caught up");
+                }
+                true
+            }
             Err(TrySendError::Full(_)) => {
-                log::warn!("the telemetry writer is behind; dropping a batch");
+                // Once per spell, not once per batch: the counters say how many.
+                if !behind.swap(true, Relaxed) {
+                    log::warn!(
+                        "the telemetry writer is behind; dropping batches until it catches up \
+                         (`ide-agentsd status` counts them)"
+                    );
+                }
                 false
             }
             Err(TrySendError::Disconnected(_)) => false,

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 pub struct TelemetryStats {
     /// Spans held in worker buffers, not yet handed to the writer.
     pub spans_buffered: AtomicU64,
+    /// Spans handed to the writer, not yet written.
+    pub spans_queued: AtomicU64,
     pub spans_written: AtomicU64,
     /// Spans lost: the disk failed, or the writer could not keep up.
     pub spans_dropped: AtomicU64,
@@ -18,6 +20,8 @@ pub struct TelemetryStats {
     pub spans_failing: AtomicBool,
     /// The last write to the audit file failed.
     pub audit_failing: AtomicBool,
+    /// The writer's queue was full the last time a worker handed it a batch.
+    pub writer_behind: AtomicBool,
 }
 
 impl TelemetryStats {
@@ -30,6 +34,7 @@ impl TelemetryStats {
         let last = self.last_flush_ms.load(Relaxed);
         json!({
             "buffered": self.spans_buffered.load(Relaxed),
+            "queued": self.spans_queued.load(Relaxed),
             "written": self.spans_written.load(Relaxed),
             "dropped": self.spans_dropped.load(Relaxed),
             "audit_written": self.audit_written.load(Relaxed),

@@ -7,14 +7,18 @@ use super::audit::AuditRecord;
 use super::log_file::LogFile;
 use super::span::Span;
 use super::stats::TelemetryStats;
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Batches queued for the writer before workers start dropping them.
 pub const QUEUE_BATCHES: usize = 1024;
+
+/// How often a file whose last write failed is tried again, batch or no batch.
+const RETRY_FAILING: Duration = Duration::from_secs(1);
 
 pub const SPANS_FILE: &str = "mcp_tool_spans.jsonl";
 pub const AUDIT_FILE: &str = "security_audit.jsonl";
@@ -120,11 +124,23 @@ impl Writer {
     }
 
     fn run(mut self, rx: Receiver<WriterMsg>) {
-        for msg in rx.iter() {
+        let mut next_retry = Instant::now() + RETRY_FAILING;
+        loop {
+            let msg = rx.recv_timeout(RETRY_FAILING);
+            if (self.spans.failing || self.audit.failing) && Instant::now() >= next_retry {
+                self.retry_failing();
+                next_retry = Instant::now() + RETRY_FAILING;
+            }
+            let msg = match msg {
+                Ok(msg) => msg,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             match msg {
                 WriterMsg::Spans(batch) => {
                     let ok = self.spans.write(&batch, &mut self.buf);
                     let s = &self.stats;
+                    s.spans_queued.fetch_sub(batch.len() as u64, Relaxed);
                     s.spans_failing.store(!ok, Relaxed);
                     self.count(ok, batch.len(), &s.spans_written, &s.spans_dropped);
                 }
@@ -140,6 +156,23 @@ impl Writer {
         for sink in [&mut self.spans, &mut self.audit] {
             if let Err(e) = sink.log.sync() {
                 log::warn!("cannot fsync {}: {e}", sink.log.path().display());
+            }
+        }
+    }
+
+    /// A file whose last write failed is opened again now and then, so the daemon stops
+    /// reporting it unwritable once it is fixed without waiting for its next batch (audit
+    /// events can be hours apart).
+    fn retry_failing(&mut self) {
+        let s = &self.stats;
+        for (sink, failing) in [
+            (&mut self.spans, &s.spans_failing),
+            (&mut self.audit, &s.audit_failing),
+        ] {
+            if sink.failing && sink.log.append(b"").is_ok() {
+                log::info!("{} is writable again", sink.log.path().display());
+                sink.failing = false;
+                failing.store(false, Relaxed);
             }
         }
     }
