@@ -7,7 +7,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub struct LogFile {
@@ -76,11 +76,15 @@ impl LogFile {
         self.file = None;
         // Commands and tool names are the user's business: a directory and files this
         // creates are the user's only, whatever the umask.
-        if let Some(dir) = self.path.parent() {
+        if let Some(dir) = self.path.parent()
+            && !dir.exists()
+        {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)?;
+            // The umask filters `mode`; one without owner bits would make it unusable.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
         let mut file = OpenOptions::new()
             .create(true)
