@@ -208,11 +208,21 @@ impl Sources<'_> {
         let url = self.parse(
             env,
             default.to_string(),
-            "an http:// or https:// URL",
-            |v| (v.starts_with("http://") || v.starts_with("https://")).then(|| v.to_string()),
+            "an http:// or https:// base URL with a host, such as http://127.0.0.1:8001 (no \
+             query)",
+            base_url,
         )?;
         Ok(url.trim_end_matches('/').to_string())
     }
+}
+
+/// A base URL requests can be made on: caught here, a mistyped one is a start-up error
+/// naming its variable instead of every call failing later.
+fn base_url(v: &str) -> Option<String> {
+    let uri: awc::http::Uri = v.parse().ok()?;
+    let web = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host = uri.host().is_some_and(|h| !h.is_empty());
+    (web && host && uri.query().is_none() && !v.contains('#')).then(|| v.to_string())
 }
 
 pub fn parse_bool(v: &str) -> Option<bool> {
@@ -493,8 +503,25 @@ mod tests {
         );
         let e = load(&[("IDE_AGENTS_PAGE_SIZE", "x")], &[]).unwrap_err();
         assert!(e.contains("--page-size=\"x\""), "{e}");
-        let e = load(&[], &[("IDE_AGENTS_BACKEND_URL", "localhost:8001")]).unwrap_err();
-        assert!(e.contains("IDE_AGENTS_BACKEND_URL"), "{e}");
+        for bad in [
+            "localhost:8001",
+            "http://",
+            "http:// bad host",
+            "http://h/?q=1",
+            "http://h/#x",
+            "ftp://h",
+        ] {
+            let e = load(&[], &[("IDE_AGENTS_BACKEND_URL", bad)]).unwrap_err();
+            assert!(e.contains("IDE_AGENTS_BACKEND_URL"), "{bad}: {e}");
+        }
+        for good in [
+            "http://127.0.0.1:8001",
+            "https://api.github.com/",
+            "http://h/api/v3",
+        ] {
+            let c = load(&[], &[("IDE_AGENTS_GITHUB_API_URL", good)]).unwrap();
+            assert_eq!(c.github_api_url, good.trim_end_matches('/'));
+        }
     }
 
     #[test]

@@ -406,3 +406,29 @@ fn an_answer_without_the_result_it_is_read_for_is_a_backend_error() {
         );
     }
 }
+
+/// A `command` too long for the URL it goes into is the caller's mistake, answered as one:
+/// nothing reaches the backend, and repeating it does not open the breaker for the backend
+/// tools every other connection uses.
+#[test]
+fn an_argument_too_long_for_a_url_leaves_the_breaker_closed() {
+    let backend = Backend::start();
+    let d = ml_daemon(&backend)
+        .env("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", "2")
+        .start();
+    let mut c = d.client();
+    let long = "x".repeat(70_000);
+    for _ in 0..4 {
+        let r = c.call_tool("ide_agents_ml_analyze_reasoning", json!({"command": long}));
+        let e = &r["structuredContent"]["error"];
+        assert_eq!(e["code"], "invalid_arguments", "{e}");
+        assert!(e["message"].as_str().unwrap().len() < 1000, "{e}");
+    }
+    let requests = backend.stats()["requests"].clone();
+    assert!(
+        !requests.to_string().contains("/entities/test/"),
+        "{requests}"
+    );
+    let r = d.client().call_tool("ide_agents_list_entities", json!({}));
+    ok(&r);
+}

@@ -25,6 +25,11 @@ use tokio::sync::oneshot;
 
 /// Largest backend answer read into memory.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Longest request URL sent: HTTP servers commonly refuse longer request lines, and the
+/// HTTP client cannot form one past 64 KiB.
+const MAX_URL_BYTES: usize = 16 * 1024;
+/// How much of a URL an error message quotes.
+const SHOWN_URL_CHARS: usize = 200;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const IDLE_EXPIRY: Duration = Duration::from_secs(30);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -320,6 +325,11 @@ enum Attempt {
     /// Nothing reached the backend, or the connection broke before an answer: safe to retry
     /// for idempotent calls.
     ConnectionFailed(String),
+    /// The request could not be formed (a URL or header the HTTP client refuses): nothing
+    /// was sent, and the backend is not to blame.
+    Unsendable(String),
+    /// An answer longer than [`MAX_BODY_BYTES`].
+    TooLarge,
     Failed(String),
     TimedOut,
 }
@@ -331,7 +341,19 @@ async fn execute(
     timeout: Duration,
     stats: &PoolStats,
 ) -> BackendResult {
-    let url = format!("{}{}", upstream.base, call.path);
+    let full_url = format!("{}{}", upstream.base, call.path);
+    let url = shown(&full_url);
+    // A request that cannot be made says nothing about the backend: it is refused before
+    // the breaker is asked, so it cannot open it for every other call.
+    if full_url.len() > MAX_URL_BYTES {
+        return Err(BackendError::Unsendable {
+            url,
+            reason: format!(
+                "its URL would be {} bytes, over the {MAX_URL_BYTES}-byte limit",
+                full_url.len()
+            ),
+        });
+    }
     // The timeout bounds the whole call, retries and their backoff included.
     let deadline = tokio::time::Instant::now() + timeout;
     let mut attempt = 0;
@@ -355,7 +377,8 @@ async fn execute(
             permit: Some(permit),
         };
         let outcome =
-            match tokio::time::timeout_at(deadline, send_once(&upstream.client, &url, &call)).await
+            match tokio::time::timeout_at(deadline, send_once(&upstream.client, &full_url, &call))
+                .await
             {
                 Ok(outcome) => outcome,
                 Err(_) => Attempt::TimedOut,
@@ -402,6 +425,25 @@ async fn execute(
                 } else {
                     Some(Err(failure))
                 }
+            }
+            Attempt::Unsendable(reason) => {
+                // Dropping the guard frees its probe slot without an outcome.
+                drop(guard);
+                Some(Err(BackendError::Unsendable {
+                    url: url.clone(),
+                    reason,
+                }))
+            }
+            Attempt::TooLarge => {
+                // The backend answered; what it said is more than this daemon reads.
+                guard.record(false);
+                Some(Err(BackendError::Broken {
+                    url: url.clone(),
+                    reason: format!(
+                        "the answer is larger than the {} MiB this daemon reads",
+                        MAX_BODY_BYTES >> 20
+                    ),
+                }))
             }
             Attempt::Failed(reason) => {
                 guard.record(true);
@@ -450,6 +492,9 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
         // A kept-alive connection the backend had closed: nothing was processed.
         Err(SendRequestError::Send(e)) => return Attempt::ConnectionFailed(e.to_string()),
         Err(SendRequestError::Timeout) => return Attempt::TimedOut,
+        Err(
+            e @ (SendRequestError::Url(_) | SendRequestError::Http(_) | SendRequestError::Body(_)),
+        ) => return Attempt::Unsendable(e.to_string()),
         Err(e) => return Attempt::Failed(e.to_string()),
     };
     let status = response.status().as_u16();
@@ -480,7 +525,16 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
                 headers,
             },
         },
+        Err(awc::error::PayloadError::Overflow) => Attempt::TooLarge,
         Err(e) => Attempt::Failed(format!("the answer broke off ({e})")),
+    }
+}
+
+/// `url` as an error message quotes it: an argument in its query can be any length.
+fn shown(url: &str) -> String {
+    match url.char_indices().nth(SHOWN_URL_CHARS) {
+        Some((cut, _)) => format!("{}…", &url[..cut]),
+        None => url.to_string(),
     }
 }
 

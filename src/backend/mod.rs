@@ -142,6 +142,12 @@ pub enum BackendError {
         url: String,
         reason: String,
     },
+    /// The request could not be made from these arguments (its URL is too long, or holds
+    /// what a URL cannot carry); nothing was sent.
+    Unsendable {
+        url: String,
+        reason: String,
+    },
 }
 
 /// Longest error detail quoted from a backend's answer.
@@ -184,10 +190,16 @@ fn error_detail(body: &Value) -> Option<String> {
         }
         _ => return None,
     };
-    Some(match text.char_indices().nth(MAX_DETAIL_CHARS) {
+    Some(cut_detail(&text))
+}
+
+/// `text` from a failed answer, cut to [`MAX_DETAIL_CHARS`]: it is quoted in an error
+/// message, and an upstream can say anything at any length.
+pub fn cut_detail(text: &str) -> String {
+    match text.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    })
+        None => text.to_string(),
+    }
 }
 
 impl BackendError {
@@ -287,6 +299,14 @@ impl BackendError {
             BackendError::Broken { url, reason } => ToolError::new(
                 ErrorCode::BackendError,
                 format!("The request to {url} failed: {reason}."),
+            )
+            .with("url", url.as_str()),
+            BackendError::Unsendable { url, reason } => ToolError::new(
+                ErrorCode::InvalidArguments,
+                format!(
+                    "This call's request cannot be sent: {reason}. Shorten the arguments that go \
+                     into it ({url})."
+                ),
             )
             .with("url", url.as_str()),
         }
