@@ -296,6 +296,10 @@ fn token_and_rate_limit_problems_are_clear_tool_errors() {
         (Some("rate_limited"), Some(42))
     );
     assert_eq!(
+        e["retry_after_ms"], 42_000,
+        "as the daemon's own limit: {e}"
+    );
+    assert_eq!(
         gh.requests().len(),
         before + 1,
         "a rate limit is not retried"
@@ -399,4 +403,92 @@ fn rank_all_skips_a_repository_without_issues_and_says_so() {
         r["skipped"][0]["reason"].as_str().unwrap().contains("410"),
         "{r}"
     );
+}
+
+#[test]
+fn rank_all_ranks_the_rest_when_one_repository_fails() {
+    let repos = vec![
+        repo(1, "me/failing-issues", 5, 0, "x"),
+        repo(3, "me/other", 1, 0, "y"),
+    ];
+    let mut issues = HashMap::new();
+    issues.insert("me/other".to_string(), vec![issue(9, 4, "y bug", 1, false)]);
+    let gh = MockGithub::start(repos, issues);
+    let d = with_github(daemon(), &gh, "good")
+        .env("IDE_AGENTS_RETRY_ATTEMPTS", "1")
+        .start();
+    let r = d
+        .client()
+        .call_tool("ide_agents_github_rank_all", json!({"query": "y"}));
+    let r = ok(&r);
+    assert_eq!(r["ranking"].as_array().unwrap().len(), 3, "{r}");
+    assert_eq!(r["skipped"][0]["repo"], "me/failing-issues", "{r}");
+    assert!(
+        r["skipped"][0]["reason"].as_str().unwrap().contains("502"),
+        "{r}"
+    );
+}
+
+/// GitHub's own limit is a failure of the call, audited as one; only the daemon's limit
+/// has an audit event of its own.
+#[test]
+fn a_github_rate_limit_is_audited_as_a_tool_failure() {
+    let gh = MockGithub::start(five_repos(), HashMap::new());
+    let d = with_github(daemon(), &gh, "throttled")
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0.05")
+        .start();
+    let r = d.client().call_tool("ide_agents_github_repos", json!({}));
+    assert_eq!(error(&r)["code"], "rate_limited", "{r}");
+    let audit = d.dir.path().join("logs/security_audit.jsonl");
+    common::wait_until("the audit event", || {
+        common::json_lines(&audit)
+            .iter()
+            .any(|l| l["type"] == "tool_failure" && l["error_code"] == "rate_limited")
+    });
+}
+
+/// An upstream message is quoted, not copied whole: it can be any length.
+#[test]
+fn a_long_github_message_is_cut_in_the_error() {
+    let gh = MockGithub::start(five_repos(), HashMap::new());
+    let d = with_github(daemon(), &gh, "chatty")
+        .env("IDE_AGENTS_RETRY_ATTEMPTS", "1")
+        .start();
+    let r = d.client().call_tool("ide_agents_github_repos", json!({}));
+    let message = error(&r)["message"].as_str().unwrap().to_string();
+    assert!(message.contains("500"), "{message}");
+    assert!(message.ends_with('…'), "{message}");
+    assert!(
+        message.chars().count() < 600,
+        "{} characters",
+        message.len()
+    );
+}
+
+/// Arguments that would make a URL no server takes are refused before anything is sent,
+/// as invalid arguments: they say nothing about GitHub, so they never open its breaker.
+#[test]
+fn an_argument_too_long_for_a_url_is_refused_without_touching_the_breaker() {
+    let repos = vec![repo(3, "me/other", 1, 0, "y")];
+    let gh = MockGithub::start(repos, HashMap::new());
+    let d = with_github(daemon(), &gh, "good")
+        .env("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", "2")
+        .start();
+    let mut c: Client = d.client();
+    let since = "2025-01-01T00:00:00Z".repeat(2000);
+    for _ in 0..3 {
+        let r = c.call_tool(
+            "ide_agents_github_rank_all",
+            json!({"query": "y", "since": since}),
+        );
+        let e = error(&r);
+        assert_eq!(e["code"], "invalid_arguments", "{e}");
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("over the 16384-byte limit"), "{message}");
+        assert!(message.len() < 1000, "{} bytes", message.len());
+    }
+    let sent = gh.requests();
+    assert!(!sent.iter().any(|r| r.contains("since")), "{sent:?}");
+    let r = c.call_tool("ide_agents_github_rank_all", json!({"query": "y"}));
+    ok(&r);
 }

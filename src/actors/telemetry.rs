@@ -11,7 +11,7 @@ use crate::telemetry::metrics::{self, MetricsCell};
 use crate::telemetry::span::{Span, SpanExtra};
 use crate::telemetry::stats::TelemetryStats;
 use crate::telemetry::{Telemetry, WriterHandle, anomalies::AnomalyTracker};
-use crate::tools::{CallOutcome, ErrorCode};
+use crate::tools::{CallOutcome, ErrorCode, ToolError};
 use actix::prelude::*;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
@@ -298,7 +298,7 @@ impl WorkerTelemetry {
             None => Some("cancelled"),
         };
         if let Some(Err(e)) = outcome
-            && !matches!(e.code, ErrorCode::RateLimited | ErrorCode::ApprovalRequired)
+            && !audited_already(e)
         {
             self.audit.emit(AuditEvent::ToolFailure {
                 tool: record.tool_name.to_string(),
@@ -345,5 +345,15 @@ impl WorkerTelemetry {
     /// Hands this worker's partial batches to the writer.
     pub fn flush(&self) -> Request<TelemetryBuffer, FlushTelemetry> {
         self.buffer.send(FlushTelemetry)
+    }
+}
+
+/// Failures with an audit event of their own: the daemon's rate limit (GitHub's carries the
+/// status GitHub answered) and a command waiting for approval.
+fn audited_already(e: &ToolError) -> bool {
+    match e.code {
+        ErrorCode::RateLimited => !e.details.contains_key("github_status"),
+        ErrorCode::ApprovalRequired => true,
+        _ => false,
     }
 }

@@ -1,7 +1,8 @@
 //! A mock GitHub API on a loopback port: `/user/repos` (paged with `Link`, `visibility`) and
 //! `/repos/{owner}/{repo}/issues` (`state`, paged). The bearer token picks the behaviour:
 //! `good` answers, `bad` gets 401, `limited` a 403 rate limit with a reset time, `throttled`
-//! a 429 with `Retry-After`. A repository named `*no-issues*` answers 410 for its issues.
+//! a 429 with `Retry-After`, `broken` a 500, `chatty` a 500 with a 100 000-character message.
+//! A repository named `*no-issues*` answers 410 for its issues, `*failing-issues*` 502.
 //! Every request is recorded.
 
 use serde_json::{Value, json};
@@ -154,6 +155,7 @@ fn answer(
         }
         // GitHub failing, and something before it answering JSON that is not GitHub's.
         "Bearer broken" => return (500, vec![], json!({"message": "Server Error"})),
+        "Bearer chatty" => return (500, vec![], json!({"message": "x".repeat(100_000)})),
         "Bearer object" => return (200, vec![], json!({"message": "sign in first"})),
         _ => return (401, vec![], json!({"message": "Bad credentials"})),
     }
@@ -196,6 +198,9 @@ fn answer(
         .strip_prefix("/repos/")
         .and_then(|p| p.strip_suffix("/issues"))
     {
+        if repo.contains("failing-issues") {
+            return (502, vec![], json!({"message": "Bad Gateway"}));
+        }
         if repo.contains("no-issues") {
             return (
                 410,

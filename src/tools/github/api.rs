@@ -5,7 +5,7 @@
 use super::select::RepoQuery;
 use crate::actors::backend_pool::{self, BackendPool};
 use crate::backend::encode::{path_segment, percent_encode};
-use crate::backend::{BackendCall, BackendError, Headers, Target, unexpected_shape};
+use crate::backend::{BackendCall, BackendError, Headers, Target, cut_detail, unexpected_shape};
 use crate::cache::Kind;
 use crate::clock;
 use crate::shared::Shared;
@@ -169,7 +169,7 @@ pub fn github_error(e: &BackendError) -> ToolError {
             body,
             headers,
         } => {
-            let said = body["message"].as_str().unwrap_or("");
+            let said = &cut_detail(body["message"].as_str().unwrap_or(""));
             let rate_limited = *status == 429
                 || (*status == 403
                     && (headers.get("x-ratelimit-remaining") == Some("0")
@@ -250,7 +250,10 @@ fn rate_limit_error(headers: &Headers) -> ToolError {
         t = t.with("reset_at", at);
     }
     if let Some(w) = wait {
-        t = t.with("retry_after_s", w);
+        // Both units: `retry_after_ms` as the daemon's own limit gives it.
+        t = t
+            .with("retry_after_s", w)
+            .with("retry_after_ms", w.saturating_mul(1000));
     }
     t
 }

@@ -116,10 +116,13 @@ impl GithubTools {
             ));
         }
         let mut skipped = Vec::new();
-        for (full, issues) in join_all(fetches).await {
+        let fetched = join_all(fetches).await;
+        let all_failed = !fetched.is_empty() && fetched.iter().all(|(_, r)| r.is_err());
+        for (full, issues) in fetched {
             let issues = match issues {
-                // Issues disabled (410) or gone (404): rank the rest, say which.
-                Err(e) if is_missing(&e) => {
+                // One repository's issues missing (404, 410) or failing (5xx, a timeout):
+                // rank the rest and say which. A token problem is every repository's.
+                Err(e) if is_missing(&e) || (!all_failed && !about_the_token(&e)) => {
                     skipped.push(json!({"repo": full, "reason": e.message}));
                     continue;
                 }
@@ -152,6 +155,11 @@ impl GithubTools {
             .collect();
         Ok(json!({"ranking": q.cut(ranking), "ranker": ranker.as_str(), "skipped": skipped}))
     }
+}
+
+/// Failures every repository would have: the token is refused or its rate limit used up.
+fn about_the_token(e: &ToolError) -> bool {
+    matches!(e.code, ErrorCode::Unauthorized | ErrorCode::RateLimited)
 }
 
 fn is_missing(e: &ToolError) -> bool {
