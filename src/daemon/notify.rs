@@ -3,17 +3,21 @@
 //!
 //! A tiny datagram writer rather than the `sd-notify` crate: the crate reads `NOTIFY_SOCKET`
 //! on every call, so it would have to stay in the environment and leak into the commands the
-//! daemon runs; here it is read once, removed, and the socket kept connected.
+//! daemon runs; here it is read once and removed. Each message is addressed anew, as
+//! `sd_notify` does, so a notify socket systemd re-creates is still reached.
 
-use std::os::unix::net::UnixDatagram;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 static NOTIFIER: OnceLock<Notifier> = OnceLock::new();
 
 struct Notifier {
-    socket: Option<UnixDatagram>,
+    socket: Option<(UnixDatagram, SocketAddr)>,
     watchdog: Option<Duration>,
+    /// The last send failed: one warning per spell, not one per watchdog tick.
+    failing: AtomicBool,
 }
 
 /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`, then removes them.
@@ -22,7 +26,7 @@ struct Notifier {
 /// Changes the environment: call it before any other thread exists.
 pub unsafe fn init_from_process() {
     let var = |k: &str| std::env::var_os(k);
-    let socket = var("NOTIFY_SOCKET").and_then(|path| match connect(&path) {
+    let socket = var("NOTIFY_SOCKET").and_then(|path| match address(&path) {
         Ok(s) => Some(s),
         Err(e) => {
             log::warn!(
@@ -41,22 +45,25 @@ pub unsafe fn init_from_process() {
         // SAFETY: the caller guarantees no other thread reads the environment now.
         unsafe { std::env::remove_var(k) };
     }
-    let _ = NOTIFIER.set(Notifier { socket, watchdog });
+    let _ = NOTIFIER.set(Notifier {
+        socket,
+        watchdog,
+        failing: AtomicBool::new(false),
+    });
 }
 
-fn connect(path: &std::ffi::OsStr) -> std::io::Result<UnixDatagram> {
+/// An unbound datagram socket and the notify socket's address.
+fn address(path: &std::ffi::OsStr) -> std::io::Result<(UnixDatagram, SocketAddr)> {
     use std::os::unix::ffi::OsStrExt;
-    let socket = UnixDatagram::unbound()?;
-    match path.as_bytes().strip_prefix(b"@") {
+    let addr = match path.as_bytes().strip_prefix(b"@") {
         // An abstract socket (systemd's choice for user managers in some versions).
         Some(name) => {
             use std::os::linux::net::SocketAddrExt;
-            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-            socket.connect_addr(&addr)?;
+            SocketAddr::from_abstract_name(name)?
         }
-        None => socket.connect(path)?,
-    }
-    Ok(socket)
+        None => SocketAddr::from_pathname(path)?,
+    };
+    Ok((UnixDatagram::unbound()?, addr))
 }
 
 /// `WATCHDOG_USEC` applies to us when `WATCHDOG_PID` is absent or names us.
@@ -69,11 +76,23 @@ fn watchdog_period(usec: Option<String>, pid: Option<String>, own_pid: u32) -> O
 }
 
 fn send(state: &str) {
-    let Some(socket) = NOTIFIER.get().and_then(|n| n.socket.as_ref()) else {
+    let Some(notifier) = NOTIFIER.get() else {
         return;
     };
-    if let Err(e) = socket.send(state.as_bytes()) {
-        log::warn!("cannot notify systemd ({}): {e}", state.trim_end());
+    let Some((socket, addr)) = &notifier.socket else {
+        return;
+    };
+    match socket.send_to_addr(state.as_bytes(), addr) {
+        Ok(_) => {
+            if notifier.failing.swap(false, Relaxed) {
+                log::info!("systemd's notify socket is reachable again");
+            }
+        }
+        Err(e) => {
+            if !notifier.failing.swap(true, Relaxed) {
+                log::warn!("cannot notify systemd ({}): {e}", state.trim_end());
+            }
+        }
     }
 }
 
@@ -119,18 +138,38 @@ mod tests {
         assert_eq!(watchdog_period(None, None, 7), None);
     }
 
+    fn send_to(path: &str, message: &[u8]) -> std::io::Result<usize> {
+        let (socket, addr) = address(std::ffi::OsStr::new(path))?;
+        socket.send_to_addr(message, &addr)
+    }
+
     #[test]
     fn abstract_and_path_sockets_are_reachable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notify");
         let server = UnixDatagram::bind(&path).unwrap();
-        connect(path.as_os_str())
-            .unwrap()
-            .send(b"READY=1\n")
-            .unwrap();
+        send_to(path.to_str().unwrap(), b"READY=1\n").unwrap();
         let mut buf = [0u8; 64];
         let n = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\n");
-        assert!(connect(std::ffi::OsStr::new("@ide-agentsd-test-nobody-listens")).is_err());
+        assert!(send_to("@ide-agentsd-test-nobody-listens", b"x").is_err());
+    }
+
+    /// systemd can re-create its notify socket: a message addressed anew still reaches it,
+    /// where a socket connected once would stay connected to the old one.
+    #[test]
+    fn a_re_created_notify_socket_is_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let (socket, addr) = address(path.as_os_str()).unwrap();
+        let first = UnixDatagram::bind(&path).unwrap();
+        socket.send_to_addr(b"READY=1\n", &addr).unwrap();
+        drop(first);
+        std::fs::remove_file(&path).unwrap();
+        let second = UnixDatagram::bind(&path).unwrap();
+        socket.send_to_addr(b"WATCHDOG=1\n", &addr).unwrap();
+        let mut buf = [0u8; 64];
+        let n = second.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"WATCHDOG=1\n");
     }
 }
