@@ -136,3 +136,18 @@ fn out_of_descriptors_the_daemon_waits_instead_of_spinning() {
     let mut c = d.client();
     assert_eq!(c.call("ping", json!({}))["result"], json!({}));
 }
+
+/// A stop signal at any moment of start-up, even before the handlers exist, ends the daemon
+/// without leaving its socket file behind (held back until the handlers take it).
+#[test]
+fn a_stop_signal_during_start_up_leaves_no_socket_behind() {
+    for _ in 0..20 {
+        let mut d = daemon().spawn();
+        d.signal(libc::SIGTERM);
+        let status = d.wait_exit();
+        assert!(
+            !d.socket.exists(),
+            "socket left behind by a daemon that exited with {status:?}"
+        );
+    }
+}

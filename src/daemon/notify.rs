@@ -113,8 +113,17 @@ pub fn watchdog() {
     send("WATCHDOG=1\n");
 }
 
+/// Set once `STOPPING=1` is due: a `READY=1` after it would tell systemd a stopping daemon
+/// is running again.
+static STOP_ANNOUNCED: AtomicBool = AtomicBool::new(false);
+
 pub fn stopping(status: &str) {
+    STOP_ANNOUNCED.store(true, Relaxed);
     send(&format!("STOPPING=1\nSTATUS={status}\n"));
+}
+
+pub fn stop_announced() -> bool {
+    STOP_ANNOUNCED.load(Relaxed)
 }
 
 #[cfg(test)]

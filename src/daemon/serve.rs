@@ -22,6 +22,9 @@ use std::time::Duration;
 const TELEMETRY_FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 pub fn run(mut config: Config) -> Result<(), String> {
+    // Before anything is created that a stop should clean up, and before any thread starts
+    // (threads inherit the mask).
+    signals::hold();
     // SAFETY: no other thread exists yet (the runtime and workers start below), so changing
     // the environment races with nothing.
     let listen_env = unsafe { ListenEnv::take_from_process() };
@@ -116,6 +119,10 @@ async fn announce_when_serving(
     let workers = join_all(routers.iter().map(|r| r.send(Ping))).await;
     if workers.iter().any(Result::is_err) || supervisor.send(Ping).await.is_err() {
         return log::error!("a worker stopped during start-up");
+    }
+    // A stop that began meanwhile was already announced: systemd must not read READY after it.
+    if notify::stop_announced() {
+        return log::info!("stopping before serving");
     }
     notify::ready(&summary);
     log::info!(
