@@ -7,10 +7,10 @@ use super::router::Router;
 use super::session::Session;
 use super::shutdown::{BeforeExit, ExitHook};
 use crate::daemon::peer;
+use crate::daemon::socket::SocketFile;
 use crate::shared::Shared;
 use crate::telemetry::metrics::MetricsCell;
 use actix::prelude::*;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UnixListener;
@@ -40,7 +40,7 @@ pub struct Supervisor {
     /// Accept failures not yet logged, and when the last line was.
     accept_failures: u64,
     accept_logged: Option<Instant>,
-    own_socket: Option<PathBuf>,
+    own_socket: Option<SocketFile>,
     /// Set once a stop began; later stop requests are ignored.
     stopping: bool,
     /// Run after the drain, before exit (see `shutdown.rs`).
@@ -55,7 +55,7 @@ impl Supervisor {
         shared: Arc<Shared>,
         workers: Vec<Worker>,
         listener: UnixListener,
-        own_socket: Option<PathBuf>,
+        own_socket: Option<SocketFile>,
     ) -> Self {
         Supervisor {
             shared,
@@ -82,6 +82,13 @@ impl Supervisor {
                     cred.uid(),
                     self.own_uid
                 );
+                // Told why before the close, if its socket buffer has room: not waited for.
+                let refusal = format!(
+                    "{{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{{\"code\":-32600,\"message\":\
+                     \"not allowed: this daemon serves uid {} and root only\"}}}}\n",
+                    self.own_uid
+                );
+                let _ = stream.try_write(refusal.as_bytes());
                 return;
             }
             Err(e) => {
@@ -184,8 +191,8 @@ impl Handler<Shutdown> for Supervisor {
         }
         // The lock file stays held until exit, so no other daemon can bind this path
         // meanwhile (and `serve`'s own removal at exit cannot take a newer daemon's socket).
-        if let Some(path) = self.own_socket.take() {
-            crate::daemon::socket::remove_socket_file(&path);
+        if let Some(file) = self.own_socket.take() {
+            file.remove();
         }
         let routers = self.workers.iter().map(|w| w.router.clone()).collect();
         let hooks = std::mem::take(&mut self.before_exit);

@@ -3,7 +3,7 @@
 //! on exit; a passed-in one belongs to systemd, which keeps listening while we restart.
 
 use super::activation::{self, ListenEnv};
-use super::socket::{self, BoundSocket};
+use super::socket::{self, BoundSocket, SocketFile};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
@@ -63,9 +63,9 @@ impl Listening {
     }
 
     /// The socket file, if this daemon created it (so removes it when it stops).
-    pub fn own_file(&self) -> Option<&Path> {
+    pub fn own_file(&self) -> Option<&SocketFile> {
         match self {
-            Listening::Bound(b) => Some(&b.path),
+            Listening::Bound(b) => Some(&b.file),
             Listening::Activated(_) => None,
         }
     }

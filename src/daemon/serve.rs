@@ -14,7 +14,6 @@ use crate::daemon::{notify, signals};
 use crate::shared::Shared;
 use actix::prelude::*;
 use futures_util::future::join_all;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,7 +84,7 @@ async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String>
     // The cache's background work (expiry, subscribed-file polling) runs on this thread.
     let cache_actor = crate::actors::cache::CacheActor::new(shared.clone()).start();
     let _ = shared.cache_actor.set(cache_actor);
-    let own_socket = listening.own_file().map(Path::to_path_buf);
+    let own_socket = listening.own_file().cloned();
     let supervisor = Supervisor::new(shared.clone(), workers, listener, own_socket).start();
     let _ = shared.control.set(Control {
         stop: supervisor.clone().recipient(),

@@ -4,30 +4,51 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+
+/// Longest socket path the kernel takes (`sun_path` holds 108 bytes with its NUL).
+const MAX_SOCKET_PATH_BYTES: usize = 107;
 
 /// A bound socket; holding it holds the lock, so only one daemon serves this path.
 pub struct BoundSocket {
     pub listener: UnixListener,
     pub path: PathBuf,
+    pub file: SocketFile,
     _lock: File,
 }
 
 impl BoundSocket {
     /// Removes the socket file this daemon created.
     pub fn remove_file(&self) {
-        remove_socket_file(&self.path);
+        self.file.remove();
     }
 }
 
-/// Removes a socket file this daemon created; one already gone is fine.
-pub fn remove_socket_file(path: &Path) {
-    if let Err(e) = fs::remove_file(path)
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        log::warn!("could not remove {}: {e}", path.display());
+/// The socket file a daemon created: its path, and the device and inode it got.
+#[derive(Clone, Debug)]
+pub struct SocketFile {
+    pub path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl SocketFile {
+    /// Removes the file if the path still names it: something else put there since (systemd's
+    /// socket unit, which unlinks a path in use and binds its own) is left alone.
+    pub fn remove(&self) {
+        match fs::symlink_metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) == self.identity => {
+                if let Err(e) = fs::remove_file(&self.path) {
+                    log::warn!("could not remove {}: {e}", self.path.display());
+                }
+            }
+            Ok(_) => log::info!(
+                "{} is no longer this daemon's socket; left in place",
+                self.path.display()
+            ),
+            Err(_) => {}
+        }
     }
 }
 
@@ -39,6 +60,15 @@ pub fn lock_path(socket: &Path) -> PathBuf {
 
 /// Binds `path`, refusing if a live daemon holds it and replacing a stale socket file.
 pub fn bind(path: &Path) -> Result<BoundSocket, String> {
+    // Checked before anything is created for it.
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH_BYTES {
+        return Err(format!(
+            "the socket path {} is {len} bytes; a Unix socket path can be at most \
+             {MAX_SOCKET_PATH_BYTES}: choose a shorter one with --socket or IDE_AGENTS_SOCKET",
+            path.display()
+        ));
+    }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -81,9 +111,15 @@ pub fn bind(path: &Path) -> Result<BoundSocket, String> {
     let listener = bound.map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot set mode 0600 on {}: {e}", path.display()))?;
+    let meta = fs::symlink_metadata(path)
+        .map_err(|e| format!("cannot inspect {}: {e}", path.display()))?;
     Ok(BoundSocket {
         listener,
         path: path.to_path_buf(),
+        file: SocketFile {
+            path: path.to_path_buf(),
+            identity: (meta.dev(), meta.ino()),
+        },
         _lock: lock,
     })
 }
@@ -120,13 +156,32 @@ fn check_directory(dir: &Path) -> Result<(), String> {
 /// Takes the exclusive lock next to the socket and writes our pid in it.
 fn take_lock(socket: &Path) -> Result<File, String> {
     let path = lock_path(socket);
+    // Not through a symlink: in a shared directory someone could point it at a file of ours,
+    // which writing the pid would overwrite.
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
+    // One made by another user (in a sticky directory like /tmp) would let them hold it and
+    // name any pid: refuse it rather than report a daemon that is not ours.
+    let owner = file
+        .metadata()
+        .map_err(|e| format!("cannot inspect lock file {}: {e}", path.display()))?
+        .uid();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if owner != me {
+        return Err(format!(
+            "lock file {} belongs to uid {owner}, not to this user (uid {me}): another user \
+             may be holding this path; choose another with --socket",
+            path.display()
+        ));
+    }
     // SAFETY: flock on a descriptor we own; the lock lives as long as the file stays open.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let mut pid = String::new();
@@ -194,6 +249,59 @@ mod tests {
             let err = bind(&theirs.join("mcp.sock")).err().unwrap();
             assert!(err.contains("belongs to uid 65534"), "{err}");
             assert!(!theirs.join("mcp.sock").exists());
+        }
+    }
+
+    #[test]
+    fn a_path_too_long_is_refused_before_anything_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("x".repeat(100));
+        let err = bind(&sub.join("mcp.sock")).err().unwrap();
+        assert!(err.contains("can be at most 107"), "{err}");
+        assert!(err.contains("--socket"), "{err}");
+        assert!(!sub.exists(), "a directory was created for it");
+    }
+
+    /// systemd's socket unit unlinks a path in use and binds its own socket there: the
+    /// daemon that stops later leaves that one alone.
+    #[test]
+    fn only_the_socket_file_it_created_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mcp.sock");
+        let ours = bind(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        let _theirs = UnixListener::bind(&path).unwrap();
+        ours.remove_file();
+        assert!(
+            UnixStream::connect(&path).is_ok(),
+            "the new socket was removed"
+        );
+
+        let again = dir.path().join("again.sock");
+        let ours = bind(&again).unwrap();
+        ours.remove_file();
+        assert!(!again.exists());
+    }
+
+    #[test]
+    fn a_lock_file_it_does_not_own_or_that_is_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep me").unwrap();
+        let linked = dir.path().join("linked.sock");
+        std::os::unix::fs::symlink(&victim, lock_path(&linked)).unwrap();
+        let err = bind(&linked).err().unwrap();
+        assert!(err.contains("cannot open lock file"), "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+
+        let theirs = dir.path().join("theirs.sock");
+        fs::write(lock_path(&theirs), "4242").unwrap();
+        let c = std::ffi::CString::new(lock_path(&theirs).to_str().unwrap()).unwrap();
+        // SAFETY: a valid path; only root may give a file away, which is what we test.
+        if unsafe { libc::chown(c.as_ptr(), 65534, 65534) } == 0 {
+            let err = bind(&theirs).err().unwrap();
+            assert!(err.contains("belongs to uid 65534"), "{err}");
+            assert!(!err.contains("4242"), "{err}");
         }
     }
 
