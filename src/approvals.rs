@@ -234,7 +234,8 @@ pub fn parse_ttl(text: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    Some(Duration::from_secs_f64(secs))
+    // A grant longer than a year is a typo, and past that `Duration` cannot hold it.
+    (secs <= crate::config::MAX_SECONDS).then(|| Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -382,6 +383,10 @@ mod tests {
         assert_eq!(parse_ttl("2h"), Some(Duration::from_secs(7200)));
         assert_eq!(parse_ttl("soon"), None);
         assert_eq!(parse_ttl("-1m"), None);
+        assert_eq!(parse_ttl("6000000000000000h"), None, "past a year");
+        assert_eq!(parse_ttl("1e38"), None);
+        assert_eq!(parse_ttl("365d"), None);
+        assert_eq!(parse_ttl("8760h"), Some(Duration::from_secs(31_536_000)));
         let long = "x".repeat(500);
         assert_eq!(shown(&long).chars().count(), SHOWN_COMMAND_CHARS + 1);
     }

@@ -4,6 +4,7 @@ use super::client::{
     CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, timeout_or,
     unreachable_message,
 };
+use super::terminal::{outln, printable};
 use crate::approvals::parse_ttl;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -57,10 +58,10 @@ fn print_result(method: &str, result: &Value) {
         "ide-agents/approvals/list" => {
             let pending = result["pending"].as_array().cloned().unwrap_or_default();
             if pending.is_empty() {
-                println!("no pending approvals");
+                outln!("no pending approvals");
             }
             for p in pending {
-                println!(
+                outln!(
                     "{}  {}  (via {}, expires in {} s)",
                     p["action_id"].as_str().unwrap_or("?"),
                     printable(p["command"].as_str().unwrap_or("?")),
@@ -69,46 +70,14 @@ fn print_result(method: &str, result: &Value) {
                 );
             }
         }
-        "ide-agents/approvals/approve" => println!(
+        "ide-agents/approvals/approve" => outln!(
             "approved once: {} (valid for {} s)",
             printable(result["command"].as_str().unwrap_or("?")),
             result["ttl_seconds"]
         ),
-        _ => println!(
+        _ => outln!(
             "denied: {}",
             printable(result["command"].as_str().unwrap_or("?"))
         ),
-    }
-}
-
-/// The command as the terminal must show it to the person deciding: whole, with control
-/// characters (a carriage return that hides what precedes it, escape sequences, newlines
-/// that fake another entry) and invisible direction or width marks written as escapes.
-fn printable(command: &str) -> String {
-    let mut out = String::with_capacity(command.len());
-    for c in command.chars() {
-        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        if c.is_control() || invisible {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::printable;
-
-    #[test]
-    fn what_a_terminal_would_hide_is_written_as_escapes() {
-        assert_eq!(printable("ls -la"), "ls -la");
-        assert_eq!(
-            printable("ls -la /root/.ssh\r\u{1b}[18Cpwd\u{1b}[K"),
-            "ls -la /root/.ssh\\r\\u{1b}[18Cpwd\\u{1b}[K"
-        );
-        assert_eq!(printable("a\nb\u{202e}c é"), "a\\nb\\u{202e}c é");
     }
 }

@@ -4,6 +4,7 @@ use super::client::{
     CALL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, timeout_or,
     unreachable_message,
 };
+use super::terminal::outln;
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
@@ -57,7 +58,7 @@ pub fn run(path: &Path, tool: &str, json_arg: Option<&str>, args: &[String]) -> 
         .get("structuredContent")
         .cloned()
         .unwrap_or(Value::Null);
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&structured).unwrap_or_default()
     );

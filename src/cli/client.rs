@@ -43,18 +43,23 @@ pub fn timeout_setting() -> Result<Option<Duration>, String> {
     else {
         return Ok(None);
     };
+    parse_timeout(&v).map(Some).ok_or_else(|| {
+        format!(
+            "ide-agentsd: invalid IDE_AGENTS_CLIENT_TIMEOUT_SECS={v:?}: expected a positive \
+                 number of seconds, at most {}",
+            crate::config::MAX_SECONDS
+        )
+    })
+}
+
+/// A positive number of seconds, at most a year.
+fn parse_timeout(v: &str) -> Option<Duration> {
     v.trim()
         .parse::<f64>()
         .ok()
         .filter(|s| *s > 0.0 && *s <= crate::config::MAX_SECONDS)
-        .map(|s| Some(Duration::from_secs_f64(s)))
-        .ok_or_else(|| {
-            format!(
-                "ide-agentsd: invalid IDE_AGENTS_CLIENT_TIMEOUT_SECS={v:?}: expected a positive \
-                 number of seconds, at most {}",
-                crate::config::MAX_SECONDS
-            )
-        })
+        // A socket timeout cannot be zero: less than a millisecond is one.
+        .map(|s| Duration::from_secs_f64(s).max(Duration::from_millis(1)))
 }
 
 /// The one-line explanation printed when the daemon cannot be reached.
@@ -67,6 +72,13 @@ pub fn unreachable_message(path: &Path, err: &std::io::Error) -> String {
             path.display()
         );
     }
+    if err.kind() == std::io::ErrorKind::TimedOut {
+        return format!(
+            "ide-agentsd: cannot reach the daemon at {}: {err}. Restart it (e.g. `systemctl \
+             --user restart ide-agentsd`).",
+            path.display()
+        );
+    }
     format!(
         "ide-agentsd: cannot reach the daemon at {}: {err}. Start it with `ide-agentsd serve` \
          (or `systemctl --user start ide-agentsd.socket`), or pass --socket PATH.",
@@ -74,10 +86,46 @@ pub fn unreachable_message(path: &Path, err: &std::io::Error) -> String {
     )
 }
 
+/// Connects to the daemon's socket within `timeout`, and only to a daemon of this user (or
+/// root). A wedged daemon whose accept queue is full would block `connect` for good; one
+/// run by another user (on a path in a shared directory) is not ours to talk to.
+pub fn connect_daemon(path: &Path, timeout: Duration) -> std::io::Result<UnixStream> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let target = path.to_path_buf();
+    // A thread, as the standard library has no connect timeout for Unix sockets; left
+    // blocked on a timeout, it ends with the command.
+    std::thread::spawn(move || {
+        let _ = tx.send(UnixStream::connect(target));
+    });
+    let stream = match rx.recv_timeout(timeout) {
+        Ok(connected) => connected?,
+        Err(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the socket took no connection within {} s: a daemon there is stuck, its \
+                     queue full",
+                    timeout.as_secs_f64()
+                ),
+            ));
+        }
+    };
+    let uid = crate::daemon::peer::peer_uid(&stream)?;
+    let own = crate::daemon::peer::own_uid();
+    // Root may look at any user's daemon.
+    if own != 0 && !crate::daemon::peer::peer_allowed(uid, own) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("the daemon there runs as uid {uid}, not as this user (uid {own}) or root"),
+        ));
+    }
+    Ok(stream)
+}
+
 impl Client {
     /// Connects; every later read or write gives up after `timeout`.
     pub fn connect(path: &Path, timeout: Duration) -> Result<Client, std::io::Error> {
-        let stream = UnixStream::connect(path)?;
+        let stream = connect_daemon(path, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         let reader = BufReader::new(stream.try_clone()?);
@@ -129,8 +177,18 @@ impl Client {
             }
             let reply: Value = serde_json::from_str(&buf)
                 .map_err(|e| format!("the daemon sent invalid JSON: {e}"))?;
-            if reply.get("id") != Some(&json!(id)) {
-                continue; // a notification
+            match reply.get("id") {
+                Some(got) if *got == json!(id) => {}
+                // The daemon refused the line itself (too long, say) and closes next.
+                Some(Value::Null) if reply.get("error").is_some() => {
+                    return Err(format!(
+                        "the daemon refused the request: {}",
+                        reply["error"]["message"]
+                            .as_str()
+                            .unwrap_or("no reason given")
+                    ));
+                }
+                _ => continue, // a notification
             }
             if let Some(result) = reply.get("result") {
                 return Ok(result.clone());
@@ -148,6 +206,15 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_is_positive_seconds_and_never_rounds_to_zero() {
+        assert_eq!(parse_timeout("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_timeout("1e-10"), Some(Duration::from_millis(1)));
+        for bad in ["0", "-1", "nan", "inf", "abc", "2s", "1e300"] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_socket_refused_by_permissions_is_not_blamed_on_a_stopped_daemon() {

@@ -6,16 +6,22 @@
 //! its ends: once nobody reads stdout, the bridge hangs up the socket entirely, and the
 //! daemon drops that client's calls as it does for a client that disconnects.
 
-use super::client::{EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, unreachable_message};
-use std::io::{Read, Write};
+use super::client::{
+    CONTROL_TIMEOUT, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, connect_daemon, timeout_or,
+    unreachable_message,
+};
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::mem::ManuallyDrop;
 use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn run(path: &Path) -> i32 {
-    let stream = match UnixStream::connect(path) {
+    let stream = match connect_daemon(path, timeout_or(CONTROL_TIMEOUT)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}", unreachable_message(path, &e));
@@ -37,7 +43,7 @@ pub fn run(path: &Path) -> i32 {
         let gone = reader_gone.clone();
         std::thread::spawn(move || hang_up_when_stdout_reader_leaves(&socket, &gone));
     }
-    let copied = copy_reporting(&stream, std::io::stdout().lock());
+    let copied = copy_reporting(&stream, &*std_file(libc::STDOUT_FILENO));
     if reader_gone.load(Ordering::SeqCst) {
         // Whoever would read this has gone; it may have taken stderr with it.
         eprintln!(
@@ -114,8 +120,8 @@ struct StdinState {
     failed: AtomicBool,
 }
 
-fn copy_stdin(mut to_daemon: UnixStream, state: &StdinState) {
-    match copy_reporting(std::io::stdin().lock(), &mut to_daemon) {
+fn copy_stdin(to_daemon: UnixStream, state: &StdinState) {
+    match copy_reporting(&*std_file(libc::STDIN_FILENO), &to_daemon) {
         Ok(()) => state.ended.store(true, Ordering::SeqCst),
         Err(Side::Read(e)) => {
             eprintln!("ide-agentsd connect: reading stdin failed: {e}");
@@ -134,18 +140,49 @@ enum Side {
     Write(std::io::Error),
 }
 
-/// Copies until EOF, flushing after every read so answers are never held back.
-fn copy_reporting(mut from: impl Read, mut to: impl Write) -> Result<(), Side> {
+/// Stdin or stdout as an unbuffered file on its descriptor (left open when dropped): the
+/// copy does its own buffering, so nothing is held back or written twice on a retry.
+fn std_file(fd: RawFd) -> ManuallyDrop<File> {
+    // SAFETY: the descriptor stays open for the whole process; ManuallyDrop never closes it.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Copies until EOF, writing each read out at once so answers are never held back. An end
+/// set non-blocking by whoever shares it (a Node parent does this to pipes) is waited on
+/// with `poll` instead of failing the copy.
+fn copy_reporting(mut from: impl Read + AsFd, mut to: impl Write + AsFd) -> Result<(), Side> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                wait_for(from.as_fd(), libc::POLLIN);
+                continue;
+            }
             Err(e) => return Err(Side::Read(e)),
         };
-        to.write_all(&buf[..n])
-            .and_then(|()| to.flush())
-            .map_err(Side::Write)?;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            match to.write(rest) {
+                Ok(0) => return Err(Side::Write(ErrorKind::WriteZero.into())),
+                Ok(k) => rest = &rest[k..],
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => wait_for(to.as_fd(), libc::POLLOUT),
+                Err(e) => return Err(Side::Write(e)),
+            }
+        }
     }
+}
+
+/// Blocks until `fd` is ready for `events` (or in a state the next call reports).
+fn wait_for(fd: BorrowedFd<'_>, events: libc::c_short) {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd that outlives the call; an error just means try again.
+    unsafe { libc::poll(&mut poll, 1, -1) };
 }

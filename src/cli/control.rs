@@ -4,6 +4,7 @@ use super::client::{
     CALL_TIMEOUT, CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or,
     unreachable_message,
 };
+use super::terminal::outln;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -16,10 +17,10 @@ pub fn stop(path: &Path) -> i32 {
         Err(code) => return code,
     };
     let Some(pid) = result["pid"].as_i64().and_then(|p| i32::try_from(p).ok()) else {
-        println!("ide-agentsd is stopping after its in-flight requests");
+        outln!("ide-agentsd is stopping after its in-flight requests");
         return EXIT_OK;
     };
-    println!("ide-agentsd (pid {pid}) is stopping after its in-flight requests");
+    outln!("ide-agentsd (pid {pid}) is stopping after its in-flight requests");
     let wait = timeout_or(CALL_TIMEOUT);
     let deadline = Instant::now() + wait;
     while running(pid) {
@@ -32,7 +33,7 @@ pub fn stop(path: &Path) -> i32 {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    println!("ide-agentsd (pid {pid}) stopped");
+    outln!("ide-agentsd (pid {pid}) stopped");
     EXIT_OK
 }
 
@@ -40,7 +41,7 @@ pub fn stop(path: &Path) -> i32 {
 pub fn reload(path: &Path) -> i32 {
     match request(path, "ide-agents/reload") {
         Ok(r) => {
-            println!("ide-agentsd reloaded ({} workers)", r["workers"]);
+            outln!("ide-agentsd reloaded ({} workers)", r["workers"]);
             EXIT_OK
         }
         Err(code) => code,

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod control;
 pub mod serve_args;
 pub mod status;
+pub mod terminal;
 
 use crate::config::{Config, client_socket_path};
 use clap::{Args, Parser, Subcommand};

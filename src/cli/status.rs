@@ -5,6 +5,7 @@
 use super::client::{
     CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, timeout_or, unreachable_message,
 };
+use super::terminal::outln;
 use serde_json::{Value, json};
 use std::fmt::Write;
 use std::path::Path;
@@ -27,9 +28,13 @@ pub fn run(path: &Path, as_json: bool) -> i32 {
         }
     };
     if as_json {
-        println!("{status}");
+        outln!("{status}");
     } else {
-        print!("{}", render(&status));
+        // Names and commands in the report come from clients.
+        super::terminal::write_out(format_args!(
+            "{}",
+            super::terminal::visible(&render(&status))
+        ));
     }
     if status["degraded"] == json!(true) {
         EXIT_DEGRADED
