@@ -492,3 +492,29 @@ fn an_argument_too_long_for_a_url_is_refused_without_touching_the_breaker() {
     let r = c.call_tool("ide_agents_github_rank_all", json!({"query": "y"}));
     ok(&r);
 }
+
+/// A GitHub call's span says whether the cache answered it and, when GitHub did, its status.
+#[test]
+fn github_spans_name_the_cache_and_githubs_status() {
+    let gh = MockGithub::start(five_repos(), HashMap::new());
+    let mut d = with_github(daemon(), &gh, "good")
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let mut c: Client = d.client();
+    for _ in 0..2 {
+        let r = c.call_tool("ide_agents_github_repos", json!({}));
+        ok(&r);
+    }
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit().code(), Some(0));
+    let spans = common::json_lines(&d.dir.path().join("logs/mcp_tool_spans.jsonl"));
+    let extra: Vec<(&Value, &Value)> = spans
+        .iter()
+        .map(|s| (&s["extra"]["cache"], &s["extra"]["backend_status"]))
+        .collect();
+    assert_eq!(
+        extra,
+        [(&json!("miss"), &json!(200)), (&json!("hit"), &Value::Null)],
+        "{spans:?}"
+    );
+}

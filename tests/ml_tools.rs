@@ -432,3 +432,24 @@ fn an_argument_too_long_for_a_url_leaves_the_breaker_closed() {
     let r = d.client().call_tool("ide_agents_list_entities", json!({}));
     ok(&r);
 }
+
+/// An ML call the backend answered has the backend's status in its span, as core tools do.
+#[test]
+fn ml_spans_name_the_backends_status() {
+    let backend = Backend::start();
+    let mut d = ml_daemon(&backend)
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let r = d
+        .client()
+        .call_tool("ide_agents_ml_get_predictions", json!({}));
+    ok(&r);
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit().code(), Some(0));
+    let spans = common::json_lines(&d.dir.path().join("logs/mcp_tool_spans.jsonl"));
+    let span = spans
+        .iter()
+        .find(|s| s["tool_name"] == "ide_agents_ml_get_predictions")
+        .unwrap();
+    assert_eq!(span["extra"]["backend_status"], 200, "{span}");
+}

@@ -355,3 +355,28 @@ fn resource_reads_and_prompt_gets_are_spans_too() {
         ]
     );
 }
+
+/// What a client sends lands in a span cut to 200 characters: a tool's `method` argument
+/// and the traceparent can be any length.
+#[test]
+fn client_supplied_span_fields_are_cut() {
+    let mut d = daemon()
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let mut c = d.client();
+    let long = "x".repeat(100_000);
+    let r = c.call(
+        "tools/call",
+        json!({"name": "ide_agents_command", "arguments": {"method": long},
+               "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                         "traceparent": long}}),
+    );
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit().code(), Some(0));
+    let spans = json_lines(&spans_file(&d));
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span["method"].as_str().unwrap().len(), 200, "{span}");
+    assert_eq!(span["extra"]["traceparent"].as_str().unwrap().len(), 200);
+}

@@ -26,6 +26,8 @@ pub fn serve(shared: &Shared, method: &str) -> ResponseFuture<Option<RpcResult>>
         let e = RpcError::new(INTERNAL_ERROR, "the daemon is still starting; try again");
         return Box::pin(std::future::ready(Some(Err(e))));
     };
+    // Said in the log, so a stop or reload a client asked for is told from a signal's.
+    log::info!("{method} asked by a client");
     if method == "ide-agents/stop" {
         // The answer is written before this connection closes: draining waits for it.
         control.stop.do_send(Shutdown);

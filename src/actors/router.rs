@@ -151,7 +151,8 @@ impl Router {
         };
         let traceparent = match params.meta {
             Some(Value::Object(mut meta)) => match meta.remove("traceparent") {
-                Some(Value::String(t)) => Some(t),
+                // A W3C traceparent is 55 characters; a client can send any length.
+                Some(Value::String(t)) => Some(super::telemetry::loggable(&t)),
                 _ => None,
             },
             _ => None,
@@ -244,7 +245,10 @@ impl Router {
         }
         let invalid = |e: String| ToolError::invalid_arguments(format!("{}: {e}", tool.name));
         let mut args = unwrap_arguments(arguments).map_err(invalid)?;
-        record.method = args.get("method").and_then(Value::as_str).map(String::from);
+        record.method = args
+            .get("method")
+            .and_then(Value::as_str)
+            .map(super::telemetry::loggable);
         if !args.is_empty() {
             schema::normalize_integers(&tool.input_schema, &mut args);
         }
@@ -313,7 +317,7 @@ fn traceparent_of(request: &Request) -> Option<String> {
         .meta()
         .and_then(|m| m.get("traceparent"))
         .and_then(Value::as_str)
-        .map(String::from)
+        .map(super::telemetry::loggable)
 }
 
 /// `ide-agents/approvals/{list,approve,deny}`: the control side of command approvals.

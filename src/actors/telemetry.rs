@@ -282,6 +282,7 @@ impl WorkerTelemetry {
             record.extra.backend_status = e
                 .details
                 .get("backend_status")
+                .or_else(|| e.details.get("github_status"))
                 .and_then(serde_json::Value::as_u64)
                 .and_then(|s| u16::try_from(s).ok());
         }

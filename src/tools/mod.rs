@@ -87,6 +87,16 @@ impl CallNotes {
         self.cache.store(if hit { 1 } else { 2 }, Relaxed);
     }
 
+    /// One of several lookups a call makes (pages, repositories): the call is a hit only if
+    /// every one was.
+    pub fn cache_part(&self, hit: bool) {
+        if hit {
+            let _ = self.cache.compare_exchange(0, 1, Relaxed, Relaxed);
+        } else {
+            self.cache.store(2, Relaxed);
+        }
+    }
+
     /// Adds what was noted to a span's `extra`.
     pub fn copy_into(&self, extra: &mut SpanExtra) {
         extra.backend_status = match self.backend_status.load(Relaxed) {

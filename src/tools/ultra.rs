@@ -54,6 +54,7 @@ impl UltraTools {
 impl ToolGroup for UltraTools {
     fn call(&mut self, call: ToolCall) -> ToolWork {
         let pool = self.pool.clone();
+        let notes = call.ctx.notes.clone();
         super::boxed(async move {
             match call.tool.name {
                 "ide_agents_ultra_rank" => {
@@ -72,6 +73,7 @@ impl ToolGroup for UltraTools {
                     let reply = backend_pool::call(&pool, call)
                         .await
                         .map_err(|e| e.to_tool_error())?;
+                    notes.backend_status(reply.status);
                     Ok(json!({ "ranked": parse_ranking(&reply.body, &candidates)? }))
                 }
                 "ide_agents_ultra_calibrate" => {
@@ -84,6 +86,7 @@ impl ToolGroup for UltraTools {
                     let reply = backend_pool::call(&pool, call)
                         .await
                         .map_err(|e| e.to_tool_error())?;
+                    notes.backend_status(reply.status);
                     Ok(json!({ "calibration": reply.body }))
                 }
                 other => Err(ToolError::new(

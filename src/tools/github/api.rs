@@ -9,7 +9,7 @@ use crate::backend::{BackendCall, BackendError, Headers, Target, cut_detail, une
 use crate::cache::Kind;
 use crate::clock;
 use crate::shared::Shared;
-use crate::tools::{ErrorCode, ToolError};
+use crate::tools::{CallNotes, ErrorCode, ToolError};
 use actix::Addr;
 use serde_json::{Value, json};
 use std::hash::{Hash, Hasher};
@@ -24,6 +24,8 @@ pub struct Github {
     pool: Addr<BackendPool>,
     /// `Bearer <token>` and the token's identity for cache keys, or why there is none.
     auth: Result<(String, String), &'static str>,
+    /// The call being served: what its span says about the cache and GitHub's status.
+    notes: Arc<CallNotes>,
 }
 
 const NO_TOKEN: &str = "No GitHub token: set GITHUB_TOKEN (or GITHUB_PERSONAL_ACCESS_TOKEN) in the \
@@ -42,7 +44,20 @@ impl Github {
             Some(t) if !t.bytes().all(|b| b.is_ascii_graphic()) => Err(UNUSABLE_TOKEN),
             Some(t) => Ok((format!("Bearer {t}"), token_identity(t))),
         };
-        Github { shared, pool, auth }
+        Github {
+            shared,
+            pool,
+            auth,
+            notes: Arc::default(),
+        }
+    }
+
+    /// This client for one call, noting into its `notes`.
+    pub fn for_call(&self, notes: Arc<CallNotes>) -> Github {
+        Github {
+            notes,
+            ..self.clone()
+        }
     }
 
     /// The token owner's repositories (summaries), following pages until `limit`.
@@ -95,10 +110,12 @@ impl Github {
                 concat!("ide-agentsd/", env!("CARGO_PKG_VERSION")),
             );
         let pool = self.pool.clone();
+        let notes = self.notes.clone();
         let load = async move {
             let reply = backend_pool::call(&pool, call)
                 .await
                 .map_err(|e| github_error(&e))?;
+            notes.backend_status(reply.status);
             // Both listings GitHub is asked for are arrays; anything else (a proxy's or
             // an SSO page's JSON) would read as "no repositories" for a whole TTL.
             if !reply.body.is_array() {
@@ -119,10 +136,9 @@ impl Github {
             Ok::<_, ToolError>(json!({"items": reply.body, "next": next}))
         };
         let key = format!("{identity} {path}");
-        self.shared
-            .cache
-            .get_or_load(&key, Kind::Github, load)
-            .await
+        let cached = self.shared.cache.fetch(&key, Kind::Github, load).await?;
+        self.notes.cache_part(cached.hit);
+        Ok(cached.value)
     }
 }
 

@@ -201,6 +201,10 @@ fn issue_summary(i: &Value) -> Value {
 
 impl ToolGroup for GithubTools {
     fn call(&mut self, call: ToolCall) -> ToolWork {
-        super::boxed(self.clone().run(call.tool.name, call.args))
+        let tools = GithubTools {
+            github: self.github.for_call(call.ctx.notes.clone()),
+            ..self.clone()
+        };
+        super::boxed(tools.run(call.tool.name, call.args))
     }
 }

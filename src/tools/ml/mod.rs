@@ -6,30 +6,37 @@ mod specs;
 
 pub use specs::specs;
 
-use super::{ErrorCode, ToolCall, ToolError, ToolGroup, ToolResult, ToolWork, arg_str};
+use super::{CallNotes, ErrorCode, ToolCall, ToolError, ToolGroup, ToolResult, ToolWork, arg_str};
 use crate::actors::backend_pool::{self, BackendPool};
 use crate::backend::encode::path_segment;
 use crate::backend::{BackendCall, Target};
 use actix::Addr;
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 const DEFAULT_USER: &str = "default_user";
 
 #[derive(Clone)]
 pub struct MlTools {
     pool: Addr<BackendPool>,
+    /// The call being served: its span names the backend's status.
+    notes: Arc<CallNotes>,
 }
 
 impl MlTools {
     pub fn new(pool: Addr<BackendPool>) -> Self {
-        MlTools { pool }
+        MlTools {
+            pool,
+            notes: Arc::default(),
+        }
     }
 
     async fn send(&self, call: BackendCall) -> ToolResult {
-        backend_pool::call(&self.pool, call)
+        let reply = backend_pool::call(&self.pool, call)
             .await
-            .map(|reply| reply.body)
-            .map_err(|e| e.to_tool_error())
+            .map_err(|e| e.to_tool_error())?;
+        self.notes.backend_status(reply.status);
+        Ok(reply.body)
     }
 
     async fn get(&self, path: String) -> ToolResult {
@@ -149,7 +156,11 @@ impl MlTools {
 
 impl ToolGroup for MlTools {
     fn call(&mut self, call: ToolCall) -> ToolWork {
-        super::boxed(self.clone().run(call.tool.name, call.args))
+        let tools = MlTools {
+            notes: call.ctx.notes.clone(),
+            ..self.clone()
+        };
+        super::boxed(tools.run(call.tool.name, call.args))
     }
 }
 
