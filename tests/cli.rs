@@ -170,20 +170,29 @@ fn call_prints_the_structured_result_and_exits_by_outcome() {
     assert_eq!(out.status.code(), Some(3));
 }
 
+/// A client command on `socket` with a 0.3 s timeout: its exit code and stderr.
+fn with_short_timeout(args: &[&str], socket: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--socket")
+        .arg(socket)
+        .env("IDE_AGENTS_CLIENT_TIMEOUT_SECS", "0.3")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn client_commands_give_up_on_a_daemon_that_does_not_answer() {
     let d = daemon().start();
     d.signal(libc::SIGSTOP);
     for args in [vec!["status"], vec!["call", "ide_agents_healthz"]] {
-        let out = Command::new(BIN)
-            .args(&args)
-            .arg("--socket")
-            .arg(&d.socket)
-            .env("IDE_AGENTS_CLIENT_TIMEOUT_SECS", "0.3")
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        let (code, err) = with_short_timeout(&args, &d.socket);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
         assert!(
             err.contains("did not answer within 0.3 s"),
             "{args:?}: {err}"
@@ -374,16 +383,8 @@ fn client_commands_give_up_on_a_daemon_whose_queue_is_full() {
         vec!["call", "ide_agents_healthz"],
         vec!["connect"],
     ] {
-        let out = Command::new(BIN)
-            .args(&args)
-            .arg("--socket")
-            .arg(&path)
-            .env("IDE_AGENTS_CLIENT_TIMEOUT_SECS", "0.3")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        let (code, err) = with_short_timeout(&args, &path);
+        assert_eq!(code, Some(3), "{args:?}: {err}");
         assert!(
             err.contains("took no connection within 0.3 s"),
             "{args:?}: {err}"

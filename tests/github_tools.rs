@@ -383,50 +383,27 @@ fn the_github_breaker_shows_in_status_and_metrics() {
     assert_eq!(status["breaker"]["github"]["state"], "open", "{status}");
 }
 
+/// A repository without issues (410) or whose issues fail (502) is skipped and named; the
+/// rest are ranked.
 #[test]
-fn rank_all_skips_a_repository_without_issues_and_says_so() {
-    let repos = vec![
-        repo(1, "me/no-issues", 5, 0, "x"),
-        repo(3, "me/other", 1, 0, "y"),
-    ];
-    let mut issues = HashMap::new();
-    issues.insert("me/other".to_string(), vec![issue(9, 4, "y bug", 1, false)]);
-    let gh = MockGithub::start(repos, issues);
-    let d = with_github(daemon(), &gh, "good").start();
-    let r = d
-        .client()
-        .call_tool("ide_agents_github_rank_all", json!({"query": "y"}));
-    let r = ok(&r);
-    assert_eq!(r["ranking"].as_array().unwrap().len(), 3, "{r}");
-    assert_eq!(r["skipped"][0]["repo"], "me/no-issues", "{r}");
-    assert!(
-        r["skipped"][0]["reason"].as_str().unwrap().contains("410"),
-        "{r}"
-    );
-}
-
-#[test]
-fn rank_all_ranks_the_rest_when_one_repository_fails() {
-    let repos = vec![
-        repo(1, "me/failing-issues", 5, 0, "x"),
-        repo(3, "me/other", 1, 0, "y"),
-    ];
-    let mut issues = HashMap::new();
-    issues.insert("me/other".to_string(), vec![issue(9, 4, "y bug", 1, false)]);
-    let gh = MockGithub::start(repos, issues);
-    let d = with_github(daemon(), &gh, "good")
-        .env("IDE_AGENTS_RETRY_ATTEMPTS", "1")
-        .start();
-    let r = d
-        .client()
-        .call_tool("ide_agents_github_rank_all", json!({"query": "y"}));
-    let r = ok(&r);
-    assert_eq!(r["ranking"].as_array().unwrap().len(), 3, "{r}");
-    assert_eq!(r["skipped"][0]["repo"], "me/failing-issues", "{r}");
-    assert!(
-        r["skipped"][0]["reason"].as_str().unwrap().contains("502"),
-        "{r}"
-    );
+fn rank_all_skips_a_repository_whose_issues_it_cannot_read_and_says_so() {
+    for (name, status) in [("me/no-issues", "410"), ("me/failing-issues", "502")] {
+        let repos = vec![repo(1, name, 5, 0, "x"), repo(3, "me/other", 1, 0, "y")];
+        let mut issues = HashMap::new();
+        issues.insert("me/other".to_string(), vec![issue(9, 4, "y bug", 1, false)]);
+        let gh = MockGithub::start(repos, issues);
+        let d = with_github(daemon(), &gh, "good")
+            .env("IDE_AGENTS_RETRY_ATTEMPTS", "1")
+            .start();
+        let r = d
+            .client()
+            .call_tool("ide_agents_github_rank_all", json!({"query": "y"}));
+        let r = ok(&r);
+        assert_eq!(r["ranking"].as_array().unwrap().len(), 3, "{r}");
+        assert_eq!(r["skipped"][0]["repo"], name, "{r}");
+        let reason = r["skipped"][0]["reason"].as_str().unwrap();
+        assert!(reason.contains(status), "{r}");
+    }
 }
 
 /// GitHub's own limit is a failure of the call, audited as one; only the daemon's limit

@@ -244,17 +244,23 @@ fn disabled_telemetry_writes_no_spans() {
     assert!(raw_lines(&spans_file(&d)).is_empty());
 }
 
-#[test]
-fn span_writing_resumes_once_the_logs_dir_is_writable_again() {
+/// A daemon (with a healthy backend, kept alive with it) whose logs directory is a regular
+/// file, until the test removes the file at the returned path.
+fn daemon_with_blocked_logs(setting: (&str, &str)) -> (common::Daemon, PathBuf, Backend) {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    // A regular file where the logs directory should be.
     std::fs::write(&logs, "in the way").unwrap();
     let backend = Backend::start();
     let d = daemon_for(&backend)
         .dir(dir)
-        .env("IDE_AGENTS_TELEMETRY_BATCH", "1")
+        .env(setting.0, setting.1)
         .start();
+    (d, logs, backend)
+}
+
+#[test]
+fn span_writing_resumes_once_the_logs_dir_is_writable_again() {
+    let (d, logs, _backend) = daemon_with_blocked_logs(("IDE_AGENTS_TELEMETRY_BATCH", "1"));
     let mut c = d.client();
     healthz(&mut c);
     wait_until("the failing write", || d.status_json().0 == Some(4));
@@ -271,14 +277,7 @@ fn span_writing_resumes_once_the_logs_dir_is_writable_again() {
 /// the daemon says so without waiting for another audit event, which can be hours away.
 #[test]
 fn a_fixed_audit_file_stops_the_degraded_state_without_a_new_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    std::fs::write(&logs, "in the way").unwrap();
-    let backend = Backend::start();
-    let d = daemon_for(&backend)
-        .dir(dir)
-        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0.05")
-        .start();
+    let (d, logs, _backend) = daemon_with_blocked_logs(("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0.05"));
     let mut c = d.client();
     // A failed call is an audit event (tool_failure).
     let r = c.call_tool("ide_agents_no_such_tool", json!({}));
