@@ -501,3 +501,20 @@ fn the_request_timeout_bounds_a_read_with_its_retries_not_each_attempt() {
     backend.faults(json!({}));
     backend_tools_work_again(&mut a, &backend);
 }
+
+/// An answer larger than the daemon reads is said to be so; the backend answered, so it is
+/// not a failure that opens the breaker for everyone.
+#[test]
+fn an_answer_too_large_to_read_is_a_backend_error_that_leaves_the_breaker_closed() {
+    let backend = Backend::start();
+    let d = matrix_daemon(&backend.url, &[("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", "2")]);
+    backend.faults(json!({"huge_body_mib": 9, "paths": ["/entities"]}));
+    let mut c = d.client();
+    for _ in 0..3 {
+        let r = c.call_tool("ide_agents_list_entities", json!({}));
+        assert_eq!(error_code(&r), "backend_error", "{r}");
+        assert!(text(&r).contains("larger than the 8 MiB"), "{r}");
+    }
+    backend.faults(json!({}));
+    backend_tools_work_again(&mut c, &backend);
+}

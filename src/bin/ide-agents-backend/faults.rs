@@ -49,6 +49,9 @@ pub struct FaultConfig {
     /// Answer 200 application/json with a body that is not JSON.
     #[arg(long)]
     pub garbage: bool,
+    /// Answer 200 with a valid JSON body of this many MiB (an answer too large to read).
+    #[arg(long)]
+    pub huge_body_mib: Option<u32>,
     /// Path prefixes the faults apply to (comma-separated); default every non-control path.
     #[arg(long, value_delimiter = ',')]
     pub paths: Option<Vec<String>>,
@@ -117,6 +120,8 @@ pub enum Action {
     Status(u16),
     CloseAfterHeaders,
     Garbage,
+    /// A JSON string of this many MiB.
+    Huge(u32),
 }
 
 #[derive(Debug, PartialEq)]
@@ -173,6 +178,8 @@ impl FaultState {
             Action::CloseAfterHeaders
         } else if cfg.garbage {
             Action::Garbage
+        } else if let Some(mib) = cfg.huge_body_mib {
+            Action::Huge(mib)
         } else {
             Action::Pass
         }
@@ -222,6 +229,16 @@ pub async fn inject(
                 .content_type("application/json")
                 .body("<<not json>>"),
         )),
+        Action::Huge(mib) => {
+            let mut body = vec![b'x'; mib as usize * 1024 * 1024];
+            body[0] = b'"';
+            *body.last_mut().unwrap_or(&mut 0) = b'"';
+            Ok(req.into_response(
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(body),
+            ))
+        }
     };
     guard.finish();
     res
