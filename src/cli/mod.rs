@@ -105,6 +105,11 @@ enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    // `serve` holds its stop and reload signals back from its first instant, before the
+    // parsing of its many flags (see `daemon::signals`); other commands keep Ctrl-C.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "serve") {
+        crate::daemon::signals::hold();
+    }
     let cli = Cli::parse();
     // Every command that talks to the daemon but the bridge (which waits as long as the
     // IDE does) bounds its wait by this setting.

@@ -22,7 +22,7 @@ const TELEMETRY_FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 pub fn run(mut config: Config) -> Result<(), String> {
     // Before anything is created that a stop should clean up, and before any thread starts
-    // (threads inherit the mask).
+    // (threads inherit the mask); `ide-agentsd serve` already did it, before parsing.
     signals::hold();
     // SAFETY: no other thread exists yet (the runtime and workers start below), so changing
     // the environment races with nothing.
