@@ -328,8 +328,8 @@ enum Attempt {
     /// The request could not be formed (a URL or header the HTTP client refuses): nothing
     /// was sent, and the backend is not to blame.
     Unsendable(String),
-    /// An answer longer than [`MAX_BODY_BYTES`].
-    TooLarge,
+    /// An answer longer than [`MAX_BODY_BYTES`], with its status.
+    TooLarge(u16),
     Failed(String),
     TimedOut,
 }
@@ -434,9 +434,9 @@ async fn execute(
                     reason,
                 }))
             }
-            Attempt::TooLarge => {
+            Attempt::TooLarge(status) => {
                 // The backend answered; what it said is more than this daemon reads.
-                guard.record(false);
+                guard.record(status >= 500);
                 Some(Err(BackendError::Broken {
                     url: url.clone(),
                     reason: format!(
@@ -525,7 +525,7 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
                 headers,
             },
         },
-        Err(awc::error::PayloadError::Overflow) => Attempt::TooLarge,
+        Err(awc::error::PayloadError::Overflow) => Attempt::TooLarge(status),
         Err(e) => Attempt::Failed(format!("the answer broke off ({e})")),
     }
 }

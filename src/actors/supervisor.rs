@@ -74,6 +74,12 @@ impl Supervisor {
     }
 
     fn hand_off(&mut self, stream: tokio::net::UnixStream) {
+        if self.accept_failures > 0 {
+            log::info!(
+                "accepting again, after {} more failure(s)",
+                std::mem::take(&mut self.accept_failures)
+            );
+        }
         match stream.peer_cred() {
             Ok(cred) if peer::peer_allowed(cred.uid(), self.own_uid) => {}
             Ok(cred) => {

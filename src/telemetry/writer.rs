@@ -51,6 +51,9 @@ pub fn spawn(
 struct Sink {
     log: LogFile,
     failing: bool,
+    /// The last failure is one only a real write can show gone (a full disk, an I/O error):
+    /// reopening the file proves nothing.
+    write_failed: bool,
 }
 
 impl Sink {
@@ -70,6 +73,10 @@ impl Sink {
                 true
             }
             Err(e) => {
+                self.write_failed = matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSPC | libc::EDQUOT | libc::EIO | libc::EFBIG)
+                );
                 // Once per failure spell, not once per batch.
                 if !self.failing {
                     log::warn!(
@@ -114,6 +121,7 @@ impl Writer {
         let sink = |path| Sink {
             log: LogFile::new(path, files.max_bytes, files.keep),
             failing: false,
+            write_failed: false,
         };
         Writer {
             spans: sink(files.spans),
@@ -169,7 +177,8 @@ impl Writer {
             (&mut self.spans, &s.spans_failing),
             (&mut self.audit, &s.audit_failing),
         ] {
-            if sink.failing && sink.log.append(b"").is_ok() {
+            // Reopening shows a directory or permission fixed; an empty append writes nothing.
+            if sink.failing && !sink.write_failed && sink.log.append(b"").is_ok() {
                 log::info!("{} is writable again", sink.log.path().display());
                 sink.failing = false;
                 failing.store(false, Relaxed);
