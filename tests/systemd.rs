@@ -290,3 +290,29 @@ fn the_install_script_help_is_its_usage_only() {
         "{help}"
     );
 }
+
+/// systemd can re-create its notify socket (same path, new socket): the daemon addresses
+/// each message anew, so the watchdog keeps being fed and the stop is still announced.
+#[test]
+fn a_re_created_notify_socket_still_gets_the_watchdog_and_the_stop() {
+    let notify = NotifySocket::new();
+    let mut d = daemon()
+        .env("NOTIFY_SOCKET", notify.path.to_string_lossy())
+        .env("WATCHDOG_USEC", "200000")
+        .spawn();
+    notify.until("READY=1");
+    notify.until("WATCHDOG=1");
+    let path = notify.path.clone();
+    std::fs::remove_file(&path).unwrap();
+    let again = UnixDatagram::bind(&path).unwrap();
+    again.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let renewed = NotifySocket {
+        _dir: notify._dir,
+        path,
+        socket: again,
+    };
+    renewed.until("WATCHDOG=1");
+    d.signal(libc::SIGTERM);
+    renewed.until("STOPPING=1");
+    assert_eq!(d.wait_exit().code(), Some(0));
+}
