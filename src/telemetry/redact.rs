@@ -1,6 +1,6 @@
 //! Secrets taken out of a command before it is written to the audit log (SPEC §8.2:
 //! "secrets never"). A command is read word by word, and these are taken out:
-//! - a word shaped like a well-known token (`ghp_…`, `AKIA…`, `sk-…`);
+//! - a word shaped like a well-known token (`ghp_…`, `AKIA…`, `sk-…`, a JWT);
 //! - the word after a credential scheme (`Bearer`, `Basic`, `token`);
 //! - the value of an option whose name says secret (`--password X`, `--client-secret=X`,
 //!   `-storepass X`), of a `key=value` whose key does (`API_KEY=X`, `MYSQL_PWD=X`,
@@ -9,8 +9,8 @@
 //! - the value of a header or field that carries a credential, however it is quoted:
 //!   `X-Api-Key: X`, `Authorization:Bearer X`, `--header='Private-Token: X'`,
 //!   `{"password":"X"}`, and the cookie values of `Cookie:`, `Set-Cookie:`, `curl -b`;
-//! - the password of `user:password` after `-u`, `--user`, `--proxy-user`, `--auth` and in a
-//!   URL, and a token standing as a URL's user;
+//! - the password of `user:password` after `-u`, `--user`, `--proxy-user`, `--auth` (not a
+//!   `uid:gid`) and in a URL, a token standing as a URL's user, OpenSSL's `pass:SECRET`;
 //! - a password given as a short option where the program says what the option means:
 //!   `mysql -pX` (and the other MySQL and MariaDB programs), `sshpass -p X`,
 //!   `docker login -p X`, `redis-cli -a X`, `zip -P X`, `7z -pX`, `mongosh -p X`.
@@ -52,8 +52,9 @@ const USER_INTRODUCERS: [&str; 4] = ["-u", "--user", "--proxy-user", "--auth"];
 
 /// Parts of a name (of an option, a `key=`, a header or a field) that make its value a secret.
 /// They are looked for with case and `-`, `_`, `.` ignored, so `API_KEY` and `api-key` hold `apikey`.
-const SECRET_NAME_PARTS: [&str; 9] = [
+const SECRET_NAME_PARTS: [&str; 10] = [
     "token",
+    "bearer",
     "secret",
     "password",
     "passwd",
@@ -230,7 +231,14 @@ impl<'a> Reader<'a> {
                 .iter()
                 .find_map(|o| core.strip_prefix(o)?.strip_prefix('='))
         };
-        if let Some((_, password)) = user.and_then(|u| u.split_once(':')) {
+        if let Some((user, password)) = user.and_then(|u| u.split_once(':')) {
+            // `docker run -u 1000:1000` and `--user 0:0` give a uid and gid, not a password.
+            if !(is_number(user) && is_number(password)) {
+                return self.take(password);
+            }
+        }
+        // OpenSSL's `-passin pass:SECRET` (its other sources, `env:`, `file:`, name no secret).
+        if let Some(password) = core.strip_prefix("pass:") {
             return self.take(password);
         }
         if is_token(core) {
@@ -484,11 +492,32 @@ fn is_scheme(word: &str) -> bool {
 
 fn is_token(word: &str) -> bool {
     TOKEN_PREFIXES.iter().any(|p| word.starts_with(p))
+        || is_jwt(word)
         || (word.len() >= LONG_TOKEN_MIN_LEN
             && LONG_TOKEN_PREFIXES.iter().any(|p| word.starts_with(p))
             && word
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+/// A JSON Web Token wherever it stands (`eyJhbGciOi….eyJzdWIi….sig`): its header and payload
+/// are base64url JSON objects, so both begin `eyJ`.
+fn is_jwt(word: &str) -> bool {
+    let mut parts = word.split('.');
+    let base64url = |part: &str| {
+        part.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(header), Some(payload), Some(signature), None)
+            if header.len() > 10 && header.starts_with("eyJ") && payload.starts_with("eyJ")
+                && base64url(header) && base64url(payload) && base64url(signature)
+    )
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The password of a URL (`https://bob:pw@host`), or its user when that is a token
@@ -554,7 +583,9 @@ fn is_name_char(c: char) -> bool {
 
 /// Whether a name of an option or `key=` says its value is a secret.
 fn names_secret(name: &str) -> bool {
-    SECRET_NAME_PARTS.iter().any(|part| contains_letters(name, part))
+    SECRET_NAME_PARTS
+        .iter()
+        .any(|part| contains_letters(name, part) && !(*part == "token" && names_tokenizer(name)))
         || parts(name).any(|part| {
             // `--pass`, `DB_PASS`, `SSHPASS`, keytool's `-storepass`, `-keypass`.
             part.eq_ignore_ascii_case("pass")
@@ -564,6 +595,15 @@ fn names_secret(name: &str) -> bool {
         })
         // `MYSQL_PWD`, but not `PWD`, the working directory.
         || parts(name).skip(1).any(|part| part.eq_ignore_ascii_case("pwd"))
+}
+
+/// Whether "token" in `name` is only that of a tokenizer (`--tokenizer gpt2`, `TOKENIZERS_PARALLELISM`).
+fn names_tokenizer(name: &str) -> bool {
+    let tokenizer = |part: &str| part.len() > 7 && part[..7].eq_ignore_ascii_case("tokeniz");
+    parts(name).any(tokenizer)
+        && parts(name)
+            .filter(|part| !tokenizer(part))
+            .all(|part| !contains_letters(part, "token"))
 }
 
 /// Whether a header or field name says its value is a credential.
@@ -789,6 +829,14 @@ mod tests {
                 "app --access-token=[redacted] --client-secret='[redacted]' --apikey=[redacted]",
             ),
             (
+                "curl --oauth2-bearer SECRET https://x; openssl rsa -passin pass:SECRET -in k.pem",
+                "curl --oauth2-bearer [redacted] https://x; openssl rsa -passin pass:[redacted] -in k.pem",
+            ),
+            (
+                "app --tokenizer-token SECRET; docker run -u app:SECRET img",
+                "app --tokenizer-token [redacted]; docker run -u app:[redacted] img",
+            ),
+            (
                 "app --api_key SECRET --credential SECRET --passwd SECRET",
                 "app --api_key [redacted] --credential [redacted] --passwd [redacted]",
             ),
@@ -902,6 +950,10 @@ mod tests {
                 "git clone https://[redacted]@github.com/o/r",
             ),
             ("echo sk-proj-abcdefghijklmnopqrstuvwx", "echo [redacted]"),
+            (
+                "curl -H 'X-Session: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl' https://x",
+                "curl -H 'X-Session: [redacted]' https://x",
+            ),
         ]);
     }
 
@@ -945,6 +997,10 @@ mod tests {
             "git config --global credential.helper store",
             "curl 'https://x/search?q=token&page=2'",
             "curl https://token.example.com/?q=1",
+            "docker run -u 1000:1000 --user 0:0 img",
+            "python train.py --tokenizer gpt2 TOKENIZERS_PARALLELISM=false",
+            "openssl pkcs12 -passin env:P12_PASS -in a.p12",
+            "echo eyJhbGciOiJIUzI1NiJ9.json",
         ] {
             assert!(matches!(redact(command), Cow::Borrowed(_)), "{command}");
         }
