@@ -239,3 +239,128 @@ fn an_approved_command_that_never_reaches_the_backend_keeps_its_approval() {
         "nothing was executed: {lines:?}"
     );
 }
+
+/// Asks for `command`, approves it and returns its action id.
+fn approve_command(c: &mut Client, command: &str) -> String {
+    let asked = c.call_tool("ide_agents_run_command", json!({ "command": command }));
+    let action_id = asked["structuredContent"]["error"]["action_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_string();
+    let approve = c.call_modern(
+        "ide-agents/approvals/approve",
+        json!({ "action_id": action_id }),
+    );
+    assert_eq!(approve["result"]["approved"], true, "{approve}");
+    action_id
+}
+
+#[test]
+fn a_command_the_backend_took_but_never_answered_spends_its_approval() {
+    let backend = common::Backend::start();
+    let mut d = common::daemon_for(&backend)
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    let mut c = d.client();
+    let action_id = approve_command(&mut c, "echo taken");
+    // The backend runs it, then dies before answering.
+    backend.faults(json!({"close_without_answer": true, "paths": ["/command"]}));
+    let r = c.call_tool("ide_agents_run_command", json!({"command": "echo taken"}));
+    assert_eq!(
+        r["structuredContent"]["error"]["code"], "backend_error",
+        "{r}"
+    );
+    assert_eq!(backend.hits("POST /command"), 1);
+    backend.faults(json!({}));
+    // It may have run: the approval is spent, so running it again asks again.
+    let again = c.call_tool("ide_agents_run_command", json!({"command": "echo taken"}));
+    assert_eq!(
+        again["structuredContent"]["error"]["code"], "approval_required",
+        "{again}"
+    );
+    assert_eq!(backend.hits("POST /command"), 1);
+
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit().success());
+    let lines = json_lines(&audit_file(&d));
+    let executed = of_type(&lines, "command_executed");
+    assert_eq!(executed.len(), 1, "{lines:?}");
+    assert_eq!(executed[0]["action_id"], action_id.as_str());
+    assert_eq!(executed[0]["success"], Value::Null, "{lines:?}");
+    assert!(
+        executed[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("may have run"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_cancelled_command_run_is_audited_as_possibly_run() {
+    let backend = common::Backend::start();
+    let mut d = common::daemon_for(&backend)
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    let mut c = d.client();
+    let action_id = approve_command(&mut c, "echo slow");
+    backend.faults(json!({"hang": true, "paths": ["/command"]}));
+    c.request(
+        json!("run"),
+        "tools/call",
+        json!({"name": "ide_agents_run_command", "arguments": {"command": "echo slow"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    backend.wait_for("the run to reach the backend", |s| {
+        s["in_flight"].as_u64() == Some(1)
+    });
+    c.notify("notifications/cancelled", json!({"requestId": "run"}));
+    backend.wait_for("the backend to see the run dropped", |s| {
+        s["dropped"].as_u64() == Some(1)
+    });
+
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit().success());
+    let lines = json_lines(&audit_file(&d));
+    let executed = of_type(&lines, "command_executed");
+    assert_eq!(executed.len(), 1, "{lines:?}");
+    assert_eq!(executed[0]["action_id"], action_id.as_str());
+    assert_eq!(executed[0]["success"], Value::Null);
+    assert!(
+        executed[0]["note"].as_str().unwrap().contains("cancelled"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_approval_longer_than_a_year_is_refused_and_the_daemon_serves_on() {
+    let d = common::daemon().env("IDE_AGENTS_WORKERS", "1").start();
+    let mut c = d.client();
+    let asked = c.call_tool("ide_agents_run_command", json!({"command": "date"}));
+    let action_id = asked["structuredContent"]["error"]["action_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_string();
+    for ttl in [1e20, 1e19, 31_536_001.0] {
+        let r = c.call_modern(
+            "ide-agents/approvals/approve",
+            json!({ "action_id": action_id, "ttl_seconds": ttl }),
+        );
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most a year"),
+            "{r}"
+        );
+    }
+    // Still pending, and the worker still answers.
+    let ok = c.call_modern(
+        "ide-agents/approvals/approve",
+        json!({ "action_id": action_id, "ttl_seconds": 0.5 }),
+    );
+    assert_eq!(ok["result"]["approved"], true, "{ok}");
+    assert_eq!(ok["result"]["ttl_seconds"], 0.5, "{ok}");
+}

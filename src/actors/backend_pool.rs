@@ -322,9 +322,13 @@ enum Attempt {
         body: bytes::Bytes,
         headers: Headers,
     },
-    /// Nothing reached the backend, or the connection broke before an answer: safe to retry
-    /// for idempotent calls.
+    /// Nothing reached the backend (no connection, or writing the request failed): safe to
+    /// retry for idempotent calls.
     ConnectionFailed(String),
+    /// The request was sent and the connection closed before an answer began: a stale
+    /// kept-alive connection (worth a retry for idempotent calls) or a backend that died while
+    /// handling it, so a call sent once may have been processed.
+    NoAnswer,
     /// The request could not be formed (a URL or header the HTTP client refuses): nothing
     /// was sent, and the backend is not to blame.
     Unsendable(String),
@@ -426,6 +430,20 @@ async fn execute(
                     Some(Err(failure))
                 }
             }
+            Attempt::NoAnswer => {
+                guard.record(true);
+                let failure = BackendError::Broken {
+                    url: url.clone(),
+                    reason: "the connection closed after the request was sent, before any answer"
+                        .into(),
+                };
+                if may_retry(delay) {
+                    failed_before = Some(failure);
+                    None
+                } else {
+                    Some(Err(failure))
+                }
+            }
             Attempt::Unsendable(reason) => {
                 // Dropping the guard frees its probe slot without an outcome.
                 drop(guard);
@@ -488,8 +506,12 @@ async fn send_once(client: &awc::Client, url: &str, call: &BackendCall) -> Attem
         Err(SendRequestError::Connect(ConnectError::Timeout)) => {
             return Attempt::ConnectionFailed("connect timed out".into());
         }
+        // awc says "disconnected" when the connection ends while it waits for the answer's head,
+        // after the request was written.
+        Err(SendRequestError::Connect(ConnectError::Disconnected)) => return Attempt::NoAnswer,
         Err(SendRequestError::Connect(e)) => return Attempt::ConnectionFailed(connect_reason(&e)),
-        // A kept-alive connection the backend had closed: nothing was processed.
+        // Writing the request failed (a kept-alive connection the backend had closed): no whole
+        // request reached it.
         Err(SendRequestError::Send(e)) => return Attempt::ConnectionFailed(e.to_string()),
         Err(SendRequestError::Timeout) => return Attempt::TimedOut,
         Err(

@@ -339,12 +339,16 @@ fn approvals_method(
         "ide-agents/approvals/approve" => {
             let ttl = match params.and_then(|p| p.get("ttl_seconds")) {
                 None | Some(Value::Null) => approvals::DEFAULT_GRANT_TTL,
+                // At most a year, as the CLI's `--ttl`: past that `Duration` and `Instant`
+                // cannot hold it.
                 Some(v) => v
                     .as_f64()
-                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s <= crate::config::MAX_SECONDS)
                     .map(std::time::Duration::from_secs_f64)
                     .ok_or_else(|| {
-                        RpcError::invalid_params("ttl_seconds must be a positive number")
+                        RpcError::invalid_params(
+                            "ttl_seconds must be a positive number of seconds, at most a year (31536000)",
+                        )
                     })?,
             };
             shared.approvals.approve(action_id()?, ttl, now)
@@ -363,7 +367,7 @@ fn approvals_method(
             AuditEvent::ApprovalGranted {
                 action_id,
                 command,
-                ttl_secs: Some(ttl.as_secs()),
+                ttl_secs: Some(ttl.as_secs_f64()),
             },
         ),
         Resolution::Denied { command } => (

@@ -212,6 +212,15 @@ impl BackendError {
         )
     }
 
+    /// The request was sent but no whole answer came back (it timed out, or the connection
+    /// broke): whatever it asked for may have been done.
+    pub fn maybe_processed(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Timeout { .. } | BackendError::Broken { .. }
+        )
+    }
+
     pub fn to_tool_error(&self) -> ToolError {
         match self {
             BackendError::Unavailable { url, reason } => ToolError::new(

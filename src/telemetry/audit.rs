@@ -37,7 +37,7 @@ pub enum AuditEvent {
         action_id: String,
         #[serde(serialize_with = "truncated")]
         command: String,
-        ttl_secs: Option<u64>,
+        ttl_secs: Option<f64>,
     },
     ApprovalDenied {
         action_id: String,
@@ -48,8 +48,12 @@ pub enum AuditEvent {
         action_id: Option<String>,
         #[serde(serialize_with = "truncated")]
         command: String,
-        success: bool,
+        /// Null when no answer came back (the call was cancelled, or the connection broke
+        /// after the request was sent): the command may have run, and `note` says why.
+        success: Option<bool>,
         session: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<&'static str>,
     },
     ToolFailure {
         tool: String,
@@ -152,8 +156,9 @@ mod tests {
             event: AuditEvent::CommandExecuted {
                 action_id: None,
                 command: "curl -H 'Authorization: token ghp_s3cr3t' https://x".into(),
-                success: true,
+                success: Some(true),
                 session: None,
+                note: None,
             },
         };
         let line = serde_json::to_string(&r).unwrap();

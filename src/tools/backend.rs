@@ -99,6 +99,34 @@ pub fn specs() -> Vec<ToolSpec> {
     ]
 }
 
+const NO_ANSWER_NOTE: &str =
+    "the backend took the request but no answer came back; the command may have run";
+const CANCELLED_NOTE: &str =
+    "the call was cancelled after the request left for the backend; the command may have run";
+
+/// Audits a command run whose call is dropped before the backend answered.
+struct UnansweredRun<'a> {
+    tools: &'a BackendTools,
+    action_id: Option<String>,
+    command: &'a str,
+    session: u64,
+    armed: bool,
+}
+
+impl Drop for UnansweredRun<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.tools.audit(AuditEvent::CommandExecuted {
+                action_id: self.action_id.take(),
+                command: self.command.to_string(),
+                success: None,
+                session: Some(self.session),
+                note: Some(CANCELLED_NOTE),
+            });
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct BackendTools {
     shared: Arc<Shared>,
@@ -184,7 +212,18 @@ impl BackendTools {
                     "/command",
                     json!({"command": command, "payload": payload}),
                 );
+                // Armed while the answer is owed: a call dropped here (cancelled, or its
+                // client gone) may still have run the command, so the log says so.
+                let mut unanswered = UnansweredRun {
+                    tools: self,
+                    action_id: grant.as_ref().map(|g| g.action_id.clone()),
+                    command: &command,
+                    session,
+                    armed: true,
+                };
                 let reply = backend_pool::call(&self.pool, request).await;
+                unanswered.armed = false;
+                drop(unanswered);
                 if let Err(e) = &reply
                     && e.never_sent()
                 {
@@ -196,11 +235,17 @@ impl BackendTools {
                     }
                     return Err(e.to_tool_error());
                 }
+                let (success, note) = match &reply {
+                    Ok(_) => (Some(true), None),
+                    Err(e) if e.maybe_processed() => (None, Some(NO_ANSWER_NOTE)),
+                    Err(_) => (Some(false), None),
+                };
                 self.audit(AuditEvent::CommandExecuted {
                     action_id: grant.map(|g| g.action_id),
                     command,
-                    success: reply.is_ok(),
+                    success,
                     session: Some(session),
+                    note,
                 });
                 let reply = reply.map_err(|e| e.to_tool_error())?;
                 call.ctx.notes.backend_status(reply.status);

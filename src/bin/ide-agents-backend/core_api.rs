@@ -76,7 +76,7 @@ const TOPICS: [(&str, &str); 5] = [
     (
         "faults",
         "POST /_control/faults with latency_ms, error_rate, status, retry_after, hang, \
-         close_after_headers, garbage, huge_body_mib, paths; GET /_control/stats for counters; POST /_control/reset to clear.",
+         close_after_headers, close_without_answer, garbage, huge_body_mib, paths; GET /_control/stats for counters; POST /_control/reset to clear.",
     ),
 ];
 

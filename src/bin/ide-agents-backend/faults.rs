@@ -46,6 +46,10 @@ pub struct FaultConfig {
     /// Send status line and headers declaring a body, then close without the full body.
     #[arg(long)]
     pub close_after_headers: bool,
+    /// Handle the request, then close the connection without any answer (a backend that dies
+    /// mid-request).
+    #[arg(long)]
+    pub close_without_answer: bool,
     /// Answer 200 application/json with a body that is not JSON.
     #[arg(long)]
     pub garbage: bool,
@@ -119,6 +123,7 @@ pub enum Action {
     Pass,
     Status(u16),
     CloseAfterHeaders,
+    CloseWithoutAnswer,
     Garbage,
     /// A JSON string of this many MiB.
     Huge(u32),
@@ -176,6 +181,8 @@ impl FaultState {
     fn body_fault(cfg: &FaultConfig) -> Action {
         if cfg.close_after_headers {
             Action::CloseAfterHeaders
+        } else if cfg.close_without_answer {
+            Action::CloseWithoutAnswer
         } else if cfg.garbage {
             Action::Garbage
         } else if let Some(mib) = cfg.huge_body_mib {
@@ -224,6 +231,15 @@ pub async fn inject(
             Ok(req.into_response(body))
         }
         Action::CloseAfterHeaders => Ok(req.into_response(truncated_response())),
+        Action::CloseWithoutAnswer => {
+            // The request is handled (a command runs, a recording is stored), then the body's
+            // stream fails before the head is written, so the connection closes unanswered.
+            let handled = next.call(req).await?;
+            let unanswered = stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("close_without_answer fault"))
+            });
+            Ok(handled.into_response(HttpResponse::Ok().body(SizedStream::new(64, unanswered))))
+        }
         Action::Garbage => Ok(req.into_response(
             HttpResponse::Ok()
                 .content_type("application/json")
