@@ -139,10 +139,14 @@ fn anomaly_counts_start_from_the_existing_audit_file() {
         old.push_str(&json!({"ts": ts, "type": "approval_denied", "action_id": "a"}).to_string());
         old.push('\n');
     }
+    // A rate_limited line counts the refusals it gathered.
+    old.push_str(&json!({"ts": now - 10.0, "type": "rate_limited", "refused": 5}).to_string());
+    old.push('\n');
     std::fs::write(dir.path().join("logs/security_audit.jsonl"), old).unwrap();
     let d = daemon().dir(dir).start();
     let r = anomalies(&mut d.client(), 3600.0);
     assert_eq!(r["events"]["approval_denied"], 2, "{r}");
+    assert_eq!(r["events"]["rate_limited"], 5, "{r}");
     assert_eq!(
         anomalies(&mut d.client(), 86_400.0)["events"]["approval_denied"],
         3
@@ -363,4 +367,40 @@ fn an_approval_longer_than_a_year_is_refused_and_the_daemon_serves_on() {
     );
     assert_eq!(ok["result"]["approved"], true, "{ok}");
     assert_eq!(ok["result"]["ttl_seconds"], 0.5, "{ok}");
+}
+
+#[test]
+fn a_flood_of_refused_calls_is_audited_as_counts_not_a_line_each() {
+    let d = limited("1").start();
+    let mut c = d.client();
+    assert_eq!(
+        c.call_tool("ide_agents_healthz", json!({}))["isError"],
+        false
+    );
+    let started = std::time::Instant::now();
+    for _ in 0..500 {
+        let r = c.call_tool("ide_agents_healthz", json!({}));
+        assert_eq!(r["structuredContent"]["error"]["code"], "rate_limited");
+    }
+    let seconds = started.elapsed().as_secs();
+    // The first refusal is audited at once.
+    wait_until("the first rate_limited entry", || {
+        !of_type(&json_lines(&audit_file(&d)), "rate_limited").is_empty()
+    });
+    assert_eq!(
+        of_type(&json_lines(&audit_file(&d)), "rate_limited")[0]["refused"],
+        1
+    );
+    // The rest are counted by the time the connection is gone.
+    drop(c);
+    let refused = || -> u64 {
+        of_type(&json_lines(&audit_file(&d)), "rate_limited")
+            .iter()
+            .map(|e| e["refused"].as_u64().unwrap())
+            .sum()
+    };
+    wait_until("every refusal counted", || refused() == 500);
+    let events = of_type(&json_lines(&audit_file(&d)), "rate_limited").len() as u64;
+    // One at the first refusal, at most one a second after it, one when the connection went.
+    assert!(events <= seconds + 3, "{events} events in {seconds} s");
 }

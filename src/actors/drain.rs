@@ -86,7 +86,7 @@ impl Handler<SessionClosed> for Router {
 
     fn handle(&mut self, msg: SessionClosed, _ctx: &mut Context<Self>) {
         self.sessions.open.remove(&msg.id);
-        self.limiter.forget(msg.id);
+        self.forget_connection(msg.id);
         self.sessions.wake_if_idle();
     }
 }

@@ -63,7 +63,7 @@ pub struct Router {
     /// The worker's metrics cell until the router starts and hands it to `telemetry`.
     metrics: Option<MetricsCell>,
     /// Tool-call token buckets of this worker's connections.
-    pub(super) limiter: RateLimiter,
+    limiter: RateLimiter,
 }
 
 impl Router {
@@ -200,6 +200,21 @@ impl Router {
         });
     }
 
+    /// Drops a closed connection's rate-limit buckets, auditing the refusals no event counted.
+    pub(super) fn forget_connection(&mut self, connection: u64) {
+        let unaudited = self.limiter.forget(connection);
+        if let Some(t) = &self.telemetry {
+            for u in unaudited {
+                t.audit.emit(AuditEvent::RateLimited {
+                    tool: u.tool.to_string(),
+                    session: connection,
+                    retry_after_ms: u.retry_after_ms,
+                    refused: u.refused,
+                });
+            }
+        }
+    }
+
     /// Looks the tool up, applies the rate limit and validates the arguments: the call and
     /// the group actor to send it to, or the tool failure to answer with.
     fn start_tool(
@@ -225,13 +240,18 @@ impl Router {
         };
         record.known_tool(tool.name);
         let connection = ctx.connection;
-        if let Err(retry_after_ms) = self.limiter.check(connection, tool.name, Instant::now()) {
+        if let Err(refused) = self.limiter.check(connection, tool.name, Instant::now()) {
+            let retry_after_ms = refused.retry_after_ms;
             if let Some(t) = &self.telemetry {
-                t.audit.emit(AuditEvent::RateLimited {
-                    tool: tool.name.to_string(),
-                    session: connection,
-                    retry_after_ms,
-                });
+                t.audit.refusal();
+                if let Some(refused) = refused.audit {
+                    t.audit.emit(AuditEvent::RateLimited {
+                        tool: tool.name.to_string(),
+                        session: connection,
+                        retry_after_ms,
+                        refused,
+                    });
+                }
             }
             return Err(ToolError::new(
                 ErrorCode::RateLimited,

@@ -173,9 +173,17 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
+    /// Counts a rate-limit refusal for the anomaly report, audited now or with later ones.
+    pub fn refusal(&self) {
+        self.tracker.record("rate_limited", epoch_millis());
+    }
+
     pub fn emit(&self, event: AuditEvent) {
         let ts = epoch_millis();
-        self.tracker.record(event.kind(), ts);
+        // Refusals are counted as they happen (`refusal`); one event gathers several.
+        if !matches!(event, AuditEvent::RateLimited { .. }) {
+            self.tracker.record(event.kind(), ts);
+        }
         self.buffer.do_send(AuditRecord { ts, event });
     }
 }

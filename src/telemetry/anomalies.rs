@@ -33,15 +33,22 @@ fn index(kind: &str) -> Option<usize> {
 
 impl AnomalyTracker {
     pub fn record(&self, kind: &str, ts_ms: u64) {
+        self.record_n(kind, ts_ms, 1);
+    }
+
+    /// `count` events at `ts_ms` (an audit line that counts several, like `rate_limited`).
+    pub fn record_n(&self, kind: &str, ts_ms: u64, count: u64) {
         let Some(i) = index(kind) else { return };
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
         let ring = &mut rings[i];
-        if ring.len() == RING_CAPACITY {
-            ring.pop_front();
+        for _ in 0..count.min(RING_CAPACITY as u64) {
+            if ring.len() == RING_CAPACITY {
+                ring.pop_front();
+            }
+            // Keep each ring sorted even if clocks or the seeded file disagree slightly.
+            let at = ring.partition_point(|t| *t <= ts_ms);
+            ring.insert(at, ts_ms);
         }
-        // Keep each ring sorted even if clocks or the seeded file disagree slightly.
-        let at = ring.partition_point(|t| *t <= ts_ms);
-        ring.insert(at, ts_ms);
     }
 
     /// Reads an audit file once (start-up); returns how many events it found.
@@ -55,8 +62,8 @@ impl AnomalyTracker {
         for line in std::io::BufReader::new(file).lines() {
             // A torn last line (crash mid-write) is skipped, not fatal.
             let Ok(line) = line else { continue };
-            if let Some((ts, kind)) = audit::parse_line(&line) {
-                self.record(kind, ts);
+            if let Some((ts, kind, count)) = audit::parse_line(&line) {
+                self.record_n(kind, ts, count);
                 n += 1;
             }
         }

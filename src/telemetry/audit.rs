@@ -22,10 +22,13 @@ pub const EVENT_TYPES: [&str; 6] = [
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditEvent {
+    /// `refused` calls, the first at `ts`: refusals are gathered for a second per
+    /// (connection, tool), so a flood of them cannot push the other records out of the log.
     RateLimited {
         tool: String,
         session: u64,
         retry_after_ms: u64,
+        refused: u64,
     },
     ApprovalRequested {
         action_id: String,
@@ -103,12 +106,14 @@ fn truncated<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// Reads `(ts in epoch ms, type)` back from an audit line; `None` for lines it cannot use.
-pub fn parse_line(line: &str) -> Option<(u64, &'static str)> {
+/// An audit line's time (epoch ms), type and how many events it stands for (`refused`).
+pub fn parse_line(line: &str) -> Option<(u64, &'static str, u64)> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let ts = v.get("ts")?.as_f64()?;
     let kind = v.get("type")?.as_str()?;
     let kind = EVENT_TYPES.into_iter().find(|t| *t == kind)?;
-    Some(((ts * 1000.0).round() as u64, kind))
+    let count = v.get("refused").and_then(|n| n.as_u64()).unwrap_or(1);
+    Some(((ts * 1000.0).round() as u64, kind, count))
 }
 
 #[cfg(test)]
@@ -130,7 +135,10 @@ mod tests {
             line,
             r#"{"ts":1795542865.123,"type":"tool_failure","tool":"ide_agents_fetch_doc","error_code":"not_found","session":4}"#
         );
-        assert_eq!(parse_line(&line), Some((1_795_542_865_123, "tool_failure")));
+        assert_eq!(
+            parse_line(&line),
+            Some((1_795_542_865_123, "tool_failure", 1))
+        );
     }
 
     #[test]
