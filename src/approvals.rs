@@ -184,9 +184,18 @@ fn expire(inner: &mut Inner, now: Instant) {
     inner.grants.retain(|_, grant| now < grant.expires);
 }
 
+/// Characters with which a shell runs more than the command's first program, or runs it on
+/// something else: chaining (`;`, `&&`, `||`, `|`, a line break), substitution (`` ` ``, `$(`),
+/// redirection (`>`, `<`) and subshells.
+const SHELL_OPERATORS: [char; 10] = [';', '&', '|', '`', '$', '<', '>', '(', '\n', '\r'];
+
 /// Whether `command` starts with the auto-approve `prefix` as whole words: `ls` covers `ls`
-/// and `ls -l`, not `lsblk`; a prefix that ends in a space marks its own boundary.
+/// and `ls -l`, not `lsblk`; a prefix that ends in a space marks its own boundary. A command
+/// holding a shell operator is never covered: `ls && rm -rf ~` starts with `ls` too.
 fn has_prefix(command: &str, prefix: &str) -> bool {
+    if prefix.trim().is_empty() || command.contains(SHELL_OPERATORS) {
+        return false;
+    }
     match command.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || prefix.ends_with(' ') || rest.starts_with(' '),
         None => false,
@@ -317,6 +326,18 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_auto_prefix_covers_nothing() {
+        let a = Approvals::new(vec!["".into(), " ".into()]);
+        let t = Instant::now();
+        for asks in [" rm -rf ~", "rm", ""] {
+            assert!(
+                matches!(a.check(asks, "x", t), Decision::Ask { .. }),
+                "{asks:?}"
+            );
+        }
+    }
+
+    #[test]
     fn auto_prefixes_match_whole_words_only() {
         let a = Approvals::new(vec!["ls".into(), "git status".into()]);
         let t = Instant::now();
@@ -327,7 +348,23 @@ mod tests {
                 "{runs}"
             );
         }
-        for asks in ["lsblk", "ls;rm", "git status-foo", "git statusx"] {
+        for asks in [
+            "lsblk",
+            "ls;rm",
+            "git status-foo",
+            "git statusx",
+            "ls ; rm -rf ~",
+            "ls && rm -rf ~",
+            "ls || rm",
+            "ls | sh",
+            "ls $(rm -rf ~)",
+            "ls `rm -rf ~`",
+            "ls > ~/.bashrc",
+            "ls < /etc/shadow",
+            "ls\nrm",
+            "ls & rm",
+            "git status (rm)",
+        ] {
             assert!(
                 matches!(a.check(asks, "x", t), Decision::Ask { .. }),
                 "{asks}"
