@@ -95,6 +95,7 @@ pub fn redact(command: &str) -> Cow<'_, str> {
         expect: Expect::Anything,
         previous: "",
         program: None,
+        open_secret: None,
     };
     for word in command.split_whitespace() {
         reader.word(word);
@@ -118,6 +119,8 @@ enum Expect {
     Cookies {
         file_allowed: bool,
     },
+    /// The next word goes on with a quoted secret, up to this closing quote.
+    QuotedRest(char),
 }
 
 /// Programs that take a password as a short option, whose meaning depends on the program
@@ -189,6 +192,9 @@ struct Reader<'a> {
     /// The word before, without its wrapping.
     previous: &'a str,
     program: Option<Program>,
+    /// The quote a secret just taken opened and its word did not close
+    /// (`PGPASSWORD='correct horse`): the words up to that quote are the secret too.
+    open_secret: Option<char>,
 }
 
 impl<'a> Reader<'a> {
@@ -196,6 +202,11 @@ impl<'a> Reader<'a> {
         let core = word.trim_matches(WRAPPING);
         let expect = std::mem::replace(&mut self.expect, Expect::Anything);
         self.read(word, core, expect);
+        if let Some(quote) = self.open_secret.take()
+            && self.expect == Expect::Anything
+        {
+            self.expect = Expect::QuotedRest(quote);
+        }
         if word.ends_with([';', '|', '&']) {
             self.program = None;
         }
@@ -213,6 +224,16 @@ impl<'a> Reader<'a> {
                 return self.fields(word, end);
             }
             Expect::Cookies { file_allowed } => return self.cookies(word, file_allowed),
+            Expect::QuotedRest(quote) => {
+                match word.find(quote) {
+                    Some(end) => self.take(&word[..end]),
+                    None => {
+                        self.take(word);
+                        self.expect = Expect::QuotedRest(quote);
+                    }
+                }
+                return;
+            }
         }
         // A program's name is read on too: `https://…/mysql` is a URL.
         match Program::named(core, self.previous) {
@@ -464,6 +485,14 @@ impl<'a> Reader<'a> {
         self.out.push_str(&self.command[self.copied..start]);
         self.out.push_str(REDACTED);
         self.copied = start + secret.len();
+        // A value opened by a quote and cut by a space goes on to its closing quote.
+        let before = self.command[..start].chars().next_back();
+        let after = self.command[self.copied..].chars().next();
+        if let Some(quote @ ('\'' | '"')) = before
+            && after.is_none_or(char::is_whitespace)
+        {
+            self.open_secret = Some(quote);
+        }
     }
 
     fn finish(mut self) -> Cow<'a, str> {
@@ -835,6 +864,14 @@ mod tests {
             (
                 "app --tokenizer-token SECRET; docker run -u app:SECRET img",
                 "app --tokenizer-token [redacted]; docker run -u app:[redacted] img",
+            ),
+            (
+                "PGPASSWORD='correct horse battery staple' psql; app --password \"a b c\" -v",
+                "PGPASSWORD='[redacted] [redacted] [redacted] [redacted]' psql; app --password \"[redacted] [redacted] [redacted]\" -v",
+            ),
+            (
+                "app --password='correct horse' --token 'one' x",
+                "app --password='[redacted] [redacted]' --token '[redacted]' x",
             ),
             (
                 "app --api_key SECRET --credential SECRET --passwd SECRET",
