@@ -181,7 +181,7 @@ pub fn kb_names(config: &Config) -> Vec<String> {
             }
             // Listed only if this daemon can read it, so a listed snippet reads.
             let path = confine::resolve(dir, &stem, KB_EXT).ok()?;
-            regular_file::open(&path).ok().map(|_| stem)
+            regular_file::open_confined(&path).ok().map(|_| stem)
         })
         .collect();
     names.sort();
@@ -356,7 +356,7 @@ fn load_text(config: &Config, target: &Target) -> Result<String, ResourceError> 
         Target::KbIndex => Ok(kb_index(config)),
         Target::Kb(name) => {
             let path = kb_path(config, name)?;
-            regular_file::read_text(&path).map_err(|e| {
+            regular_file::read_confined_text(&path).map_err(|e| {
                 ResourceError::Unreadable(format!("cannot read snippet {name:?}: {e}"))
             })
         }

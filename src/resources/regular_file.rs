@@ -16,9 +16,23 @@ pub fn open(path: &Path) -> io::Result<File> {
     if !std::fs::metadata(path)?.is_file() {
         return Err(not_regular());
     }
+    open_checked(path, libc::O_NONBLOCK)
+}
+
+/// Opens `path`, a path [`crate::resources::confine::resolve`] found inside its directory,
+/// without following a symlink at its end: one swapped in since the check (pointing out of
+/// the directory) fails the open instead of being read.
+pub fn open_confined(path: &Path) -> io::Result<File> {
+    if !std::fs::symlink_metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    open_checked(path, libc::O_NONBLOCK | libc::O_NOFOLLOW)
+}
+
+fn open_checked(path: &Path, flags: libc::c_int) -> io::Result<File> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(flags)
         .open(path)?;
     if file.metadata()?.is_file() {
         Ok(file)
@@ -39,7 +53,15 @@ pub const MAX_TEXT_BYTES: u64 = 1024 * 1024;
 /// boundary, with a line saying so); bytes that are not UTF-8 become U+FFFD, so a listed
 /// file is always readable.
 pub fn read_text(path: &Path) -> io::Result<String> {
-    let file = open(path)?;
+    text_of(open(path)?)
+}
+
+/// [`read_text`] of a confined path, opened as [`open_confined`] does.
+pub fn read_confined_text(path: &Path) -> io::Result<String> {
+    text_of(open_confined(path)?)
+}
+
+fn text_of(file: File) -> io::Result<String> {
     let len = file.metadata()?.len();
     let mut bytes = Vec::new();
     file.take(MAX_TEXT_BYTES + 1).read_to_end(&mut bytes)?;
@@ -79,6 +101,27 @@ mod tests {
         assert!(
             open(dir.path()).is_err(),
             "a directory is not a regular file"
+        );
+    }
+
+    #[test]
+    fn a_symlink_swapped_in_after_the_confinement_check_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let kb = dir.path().join("kb");
+        std::fs::create_dir(&kb).unwrap();
+        std::fs::write(dir.path().join("secret.md"), "secret").unwrap();
+        std::fs::write(kb.join("a.md"), "snippet").unwrap();
+        let checked = crate::resources::confine::resolve(&kb, "a", ".md").unwrap();
+        assert_eq!(read_confined_text(&checked).unwrap(), "snippet");
+        // Between the check and the open, the file becomes a link out of the directory.
+        std::fs::remove_file(&checked).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.md"), &checked).unwrap();
+        assert!(read_confined_text(&checked).is_err());
+        assert!(open_confined(&checked).is_err());
+        assert_eq!(
+            read_text(&checked).unwrap(),
+            "secret",
+            "what a plain open does"
         );
     }
 
