@@ -536,6 +536,26 @@ fn a_cursor_stays_valid_when_snippets_are_removed_between_pages() {
 }
 
 #[test]
+fn a_kb_directory_that_is_a_symlink_re_pointed_is_read_afresh() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for (version, text) in [("kb-v1", "# Guide v1\n"), ("kb-v2", "# Guide v2\n")] {
+        std::fs::create_dir(root.join(version)).unwrap();
+        std::fs::write(root.join(version).join("guide.md"), text).unwrap();
+    }
+    std::os::unix::fs::symlink("kb-v1", root.join("kb")).unwrap();
+    let d = daemon().dir(dir).env("IDE_AGENTS_KB_DIR", "kb").start();
+    let mut c = d.client();
+    let uri = "ide-agents://kb.snippet/guide";
+    assert_eq!(read_text(&mut c, uri), "# Guide v1\n");
+    // Re-pointed the way deploy tools do it: a new link renamed over the old one.
+    let root = d.dir.path();
+    std::os::unix::fs::symlink("kb-v2", root.join("kb.new")).unwrap();
+    std::fs::rename(root.join("kb.new"), root.join("kb")).unwrap();
+    assert_eq!(read_text(&mut c, uri), "# Guide v2\n");
+}
+
+#[test]
 fn a_snippet_read_through_a_symlink_follows_the_link_as_it_is_now() {
     let d = daemon_with_content(&[]);
     let mut c = d.client();

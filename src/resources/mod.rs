@@ -326,7 +326,13 @@ fn sources(config: &Config, target: &Target) -> Result<Vec<String>, ResourceErro
         ],
         Target::BuildLogs => config.build_log.iter().map(|p| path(p)).collect(),
         Target::KbIndex => config.kb_dir.iter().map(|p| path(p)).collect(),
-        Target::Kb(name) => vec![path(&kb_path(config, name)?)],
+        // The path as configured, not as resolved: its `stat` follows every link on the way
+        // (a kb directory that is a symlink re-pointed, say), so any change along it shows.
+        Target::Kb(name) => {
+            kb_path(config, name)?;
+            let dir = config.kb_dir.as_deref().unwrap_or(Path::new(""));
+            vec![path(&dir.join(confine::file_name(name, KB_EXT)))]
+        }
     })
 }
 
