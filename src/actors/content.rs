@@ -53,9 +53,18 @@ pub fn serve(
             "resources/read" => resources_read(&shared, &req, era, &notes).await,
             "prompts/list" => prompts_list(&shared, &req, era).await,
             "prompts/get" => prompts_get(&shared, &req, era).await,
-            "completion/complete" => prompts::complete::complete(&shared.config, req.json_params())
-                .map(Reply::Value)
-                .map_err(RpcError::invalid_params),
+            "completion/complete" => {
+                let params = req.json_params();
+                // From the cached list: no kb directory scan per keystroke.
+                let snippets = if prompts::complete::wants_snippet_names(params) {
+                    resources::snippet_names(&resources::list(&shared.cache, &shared.config).await)
+                } else {
+                    Vec::new()
+                };
+                prompts::complete::complete(params, snippets)
+                    .map(Reply::Value)
+                    .map_err(RpcError::invalid_params)
+            }
             other => Err(RpcError::method_not_found(other)),
         };
         Some(result)
@@ -132,15 +141,15 @@ fn read_result(uri: &str, read: &Cached, era: Era, fresh_for: Duration) -> Vec<u
 
 async fn resources_list(shared: &Shared, req: &Request, era: Era) -> RpcResult {
     let listed = resources::list(&shared.cache, &shared.config).await;
+    // Paged in place: the list can hold every snippet of a large kb directory.
     let items = listed.value["resources"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     // Snippets come and go between pages: the cursor names a place in the order, not an
     // offset.
     let (page, next) = cursor::page_by_key(
         "resources",
-        &items,
+        items,
         cursor_param(req)?,
         shared.config.page_size,
         resources::list_key,

@@ -4,15 +4,21 @@
 //! on what the user typed so far.
 
 use super::builtin;
-use crate::config::Config;
-use crate::resources::{self, KB_TEMPLATE_URI};
+use crate::resources::KB_TEMPLATE_URI;
 use serde_json::{Value, json};
 
 /// At most this many values per answer (MCP's limit).
 const MAX_VALUES: usize = 100;
 
-/// The `completion/complete` result for `params`, or a message for a `-32602` error.
-pub fn complete(config: &Config, params: Option<&Value>) -> Result<Value, String> {
+/// Whether `params` ask for kb snippet names (the kb template's `{name}`), which the caller
+/// then hands to [`complete`] from the resource list it keeps.
+pub fn wants_snippet_names(params: Option<&Value>) -> bool {
+    params.is_some_and(|p| p["ref"]["type"] == "ref/resource")
+}
+
+/// The `completion/complete` result for `params`, or a message for a `-32602` error;
+/// `snippet_names` are the kb snippets listed now.
+pub fn complete(params: Option<&Value>, snippet_names: Vec<String>) -> Result<Value, String> {
     let params = params.ok_or("completion/complete needs params.ref and params.argument")?;
     let reference = &params["ref"];
     let arg_name = params["argument"]["name"]
@@ -53,7 +59,7 @@ pub fn complete(config: &Config, params: Option<&Value>) -> Result<Value, String
             if arg_name != "name" {
                 return Err(format!("{KB_TEMPLATE_URI} has no variable {arg_name:?}"));
             }
-            resources::kb_names(config)
+            snippet_names
         }
         _ => return Err("params.ref.type must be ref/prompt or ref/resource".into()),
     };
@@ -85,14 +91,6 @@ mod tests {
 
     #[test]
     fn the_typed_value_is_a_string_or_absent() {
-        let config = Config::load(
-            &crate::config::Sources {
-                flags: &std::collections::HashMap::new(),
-                env: &|_| None,
-            },
-            std::path::Path::new("/nonexistent"),
-        )
-        .unwrap();
         let (prompt, argument) = completable_arguments().next().unwrap();
         let ask = |value: Value| {
             let mut params = json!({"ref": {"type": "ref/prompt", "name": prompt},
@@ -100,7 +98,7 @@ mod tests {
             if !value.is_null() {
                 params["argument"]["value"] = value;
             }
-            complete(&config, Some(&params))
+            complete(Some(&params), Vec::new())
         };
         let all = ask(Value::Null).unwrap();
         assert!(all["completion"]["total"].as_u64().unwrap() > 1, "{all}");

@@ -188,6 +188,20 @@ pub fn kb_names(config: &Config) -> Vec<String> {
     names
 }
 
+/// The names of the kb snippets in a [`list`] value, in order.
+pub fn snippet_names(list: &Cached) -> Vec<String> {
+    let entries = list.value["resources"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    entries
+        .iter()
+        .filter_map(|e| match Target::parse(e["uri"].as_str()?)? {
+            Target::Kb(name) => Some(name),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A `resources/list` entry's place in the listing, as a string that sorts like the list:
 /// the three fixed resources in their order, then the snippets by name.
 pub fn list_key(entry: &Value) -> String {
