@@ -411,3 +411,357 @@ fn an_id_used_again_after_a_cancel_gets_the_answer_of_its_new_request() {
         "x was answered with the cancelled call's result: {content}"
     );
 }
+
+// ---- JSON-RPC batches (protocol 2025-03-26 only) ----
+
+fn message(id: Value, method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// A client whose session negotiated `version`.
+fn client_of(d: &common::Daemon, version: &str) -> Client {
+    let mut c = d.client();
+    let r = c.call(
+        "initialize",
+        json!({"protocolVersion": version, "capabilities": {},
+                                        "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    assert_eq!(r["result"]["protocolVersion"], version, "{r}");
+    c.notify("notifications/initialized", json!({}));
+    c
+}
+
+/// The answers of an array line, by id.
+fn by_id(line: &Value) -> std::collections::HashMap<String, Value> {
+    let answers = line
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {line}"));
+    let map: std::collections::HashMap<String, Value> = answers
+        .iter()
+        .map(|a| (a["id"].to_string(), a.clone()))
+        .collect();
+    assert_eq!(map.len(), answers.len(), "two answers under one id: {line}");
+    map
+}
+
+/// Proves nothing was written before: the next line is the answer to this ping.
+fn next_line_answers_a_ping(c: &mut Client) {
+    c.request(json!("probe"), "ping", json!({}));
+    let r = c.read().unwrap();
+    assert_eq!(r, json!({"jsonrpc": "2.0", "id": "probe", "result": {}}));
+}
+
+#[test]
+fn a_2025_03_26_batch_is_answered_with_one_array_of_its_responses() {
+    let d = daemon().start();
+    let mut c = client_of(&d, "2025-03-26");
+    c.send(&json!([
+        message(json!(1), "ping", json!({})),
+        message(json!("list"), "tools/list", json!({})),
+        {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"},
+    ]));
+    let answers = by_id(&c.read().unwrap());
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers["1"]["result"], json!({}));
+    assert_eq!(answers["1"]["jsonrpc"], "2.0");
+    let tools = answers["\"list\""]["result"]["tools"].as_array().unwrap();
+    assert!(tools.len() >= 3, "{tools:?}");
+    next_line_answers_a_ping(&mut c);
+}
+
+#[test]
+fn a_batch_waits_for_its_slow_request_while_progress_and_half_close_go_on() {
+    let backend = Backend::start();
+    backend.faults(json!({"latency_ms": 700, "paths": ["/documentation"]}));
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_PROGRESS_INTERVAL_SECS", "0.1")
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
+        .start();
+    let mut c = client_of(&d, "2025-03-26");
+    c.send(&json!([
+        message(
+            json!("slow"),
+            "tools/call",
+            json!({
+                "name": "ide_agents_fetch_doc",
+                "arguments": {"topic": "getting-started"},
+                "_meta": {"progressToken": "tok"},
+            })
+        ),
+        message(
+            json!("fast"),
+            "tools/call",
+            json!({"name": "ide_agents_healthz", "arguments": {}})
+        ),
+    ]));
+    // No more requests: the session still owes the batch and answers it before closing.
+    c.shutdown_write();
+    let mut progress = 0;
+    let array = loop {
+        let line = c.read().expect("the batch's answers before EOF");
+        if line["method"] == "notifications/progress" {
+            assert_eq!(line["params"]["progressToken"], "tok", "{line}");
+            progress += 1;
+        } else {
+            break line;
+        }
+    };
+    assert!(
+        progress >= 2,
+        "progress is written on its own lines meanwhile"
+    );
+    let answers = by_id(&array);
+    assert_eq!(answers.len(), 2, "{array}");
+    assert_eq!(
+        answers["\"fast\""]["result"]["structuredContent"]["status"],
+        "live"
+    );
+    let slow = &answers["\"slow\""]["result"];
+    assert_eq!(slow["isError"], false, "{slow}");
+    assert_eq!(
+        slow["structuredContent"]["documentation"]["topic"],
+        "getting-started"
+    );
+    assert_eq!(c.read(), None, "closed once the batch was answered");
+}
+
+#[test]
+fn a_cancelled_request_leaves_its_batch_which_is_written_without_it() {
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    backend.faults(json!({"hang": true, "paths": ["/documentation"]}));
+    let mut c = client_of(&d, "2025-03-26");
+    let hung = |id: &str| {
+        message(
+            json!(id),
+            "tools/call",
+            json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "x"}}),
+        )
+    };
+    let cancel = |id: &str| json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}});
+    c.send(&json!([hung("a"), message(json!("p"), "ping", json!({}))]));
+    backend.wait_for("the call to reach the backend", |s| {
+        s["in_flight"].as_u64() == Some(1)
+    });
+    c.send(&cancel("a"));
+    let answers = by_id(&c.read().unwrap());
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers["\"p\""]["result"], json!({}));
+    // A batch whose only request is cancelled, inside the batch itself, is never answered.
+    c.send(&json!([hung("b"), cancel("b")]));
+    next_line_answers_a_ping(&mut c);
+}
+
+#[test]
+fn ids_in_a_batch_follow_the_in_flight_rule() {
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    backend.faults(json!({"hang": true, "paths": ["/documentation"]}));
+    let mut c = client_of(&d, "2025-03-26");
+    c.request(
+        json!(7),
+        "tools/call",
+        json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "x"}}),
+    );
+    backend.wait_for("the call to reach the backend", |s| {
+        s["in_flight"].as_u64() == Some(1)
+    });
+    // 7 is in flight; 8's answer waits in the array when the second 8 comes.
+    c.send(&json!([
+        message(json!(7), "ping", json!({})),
+        message(json!(8), "ping", json!({})),
+        message(json!(8), "tools/list", json!({})),
+    ]));
+    let array = c.read().unwrap();
+    let answers = array.as_array().unwrap();
+    assert_eq!(answers.len(), 3, "{array}");
+    let in_flight = |a: &&Value| {
+        a["error"]["code"] == -32600
+            && a["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already in flight")
+    };
+    let refused: Vec<&Value> = answers.iter().filter(in_flight).collect();
+    assert_eq!(refused.len(), 2, "{array}");
+    assert!(refused.iter().any(|a| a["id"] == 7) && refused.iter().any(|a| a["id"] == 8));
+    assert!(
+        answers
+            .iter()
+            .any(|a| a["id"] == 8 && a["result"] == json!({})),
+        "{array}"
+    );
+}
+
+#[test]
+fn a_batch_of_notifications_only_gets_no_answer() {
+    let d = daemon().start();
+    let mut c = client_of(&d, "2025-03-26");
+    c.send(&json!([
+        {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"},
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}},
+    ]));
+    next_line_answers_a_ping(&mut c);
+}
+
+#[test]
+fn an_empty_batch_gets_one_invalid_request_error() {
+    let d = daemon().start();
+    let mut c = client_of(&d, "2025-03-26");
+    c.send_raw(" [ ] ");
+    let r = c.read().unwrap();
+    assert_eq!(r["jsonrpc"], "2.0", "{r}");
+    assert_eq!(r["id"], Value::Null, "{r}");
+    assert_eq!(r["error"]["code"], -32600, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("empty batch"),
+        "{r}"
+    );
+    // A batch that is not JSON is one parse error too.
+    c.send_raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},"#);
+    let r = c.read().unwrap();
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (Value::Null, json!(-32700))
+    );
+    next_line_answers_a_ping(&mut c);
+}
+
+#[test]
+fn an_invalid_element_of_a_batch_gets_its_own_error_inside_the_array() {
+    let d = daemon().start();
+    let mut c = client_of(&d, "2025-03-26");
+    c.send_raw(r#"[1, {"jsonrpc":"2.0","id":5}, {"jsonrpc":"2.0","id":6,"method":"ping"}]"#);
+    let array = c.read().unwrap();
+    let answers = array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"));
+    assert_eq!(answers.len(), 3, "{array}");
+    let errors: Vec<(Value, Value)> = answers
+        .iter()
+        .filter(|a| a.get("error").is_some())
+        .map(|a| (a["id"].clone(), a["error"]["code"].clone()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{array}");
+    assert!(errors.contains(&(Value::Null, json!(-32600))), "{array}");
+    assert!(errors.contains(&(json!(5), json!(-32600))), "{array}");
+    assert!(
+        answers
+            .iter()
+            .any(|a| a["id"] == 6 && a["result"] == json!({})),
+        "{array}"
+    );
+}
+
+#[test]
+fn initialize_inside_a_batch_is_refused_inside_the_array() {
+    let d = daemon().start();
+    let mut c = client_of(&d, "2025-03-26");
+    c.send(&json!([
+        message(
+            json!(1),
+            "initialize",
+            json!({"protocolVersion": "2025-03-26"})
+        ),
+        message(json!(2), "ping", json!({})),
+    ]));
+    let answers = by_id(&c.read().unwrap());
+    assert_eq!(answers["1"]["error"]["code"], -32600, "{answers:?}");
+    let why = answers["1"]["error"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("initialize must not be part of a JSON-RPC batch"),
+        "{why}"
+    );
+    assert_eq!(answers["2"]["result"], json!({}));
+}
+
+#[test]
+fn a_batch_in_any_other_version_or_before_the_handshake_gets_one_error_naming_2025_03_26() {
+    let d = daemon().start();
+    let batch = json!([
+        message(json!(1), "ping", json!({})),
+        message(json!(2), "tools/list", json!({})),
+    ]);
+    let uninitialized = d.client();
+    let clients = [
+        ("2025-06-18", client_of(&d, "2025-06-18")),
+        ("2025-11-25", client_of(&d, "2025-11-25")),
+        ("2024-11-05", client_of(&d, "2024-11-05")),
+        ("no handshake", uninitialized),
+    ];
+    for (what, mut c) in clients {
+        c.send(&batch);
+        let r = c.read().unwrap();
+        assert_eq!(r["id"], Value::Null, "{what}: {r}");
+        assert_eq!(r["error"]["code"], -32600, "{what}: {r}");
+        let why = r["error"]["message"].as_str().unwrap();
+        assert!(
+            why.contains("2025-03-26") && why.contains("one message per line"),
+            "{what}: {why}"
+        );
+        next_line_answers_a_ping(&mut c);
+    }
+}
+
+#[test]
+fn a_batch_in_flight_when_the_daemon_stops_is_written_whole_before_it_exits() {
+    let backend = Backend::start();
+    backend.faults(json!({"latency_ms": 500, "paths": ["/documentation"]}));
+    let mut d = daemon_for(&backend)
+        .env("IDE_AGENTS_CACHE_ENABLED", "false")
+        .start();
+    let mut c = client_of(&d, "2025-03-26");
+    c.send(&json!([
+        message(
+            json!("doc"),
+            "tools/call",
+            json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "getting-started"}})
+        ),
+        message(json!("p"), "ping", json!({})),
+    ]));
+    backend.wait_for("the call to reach the backend", |s| {
+        s["in_flight"].as_u64() == Some(1)
+    });
+    d.signal(libc::SIGTERM);
+    let answers = by_id(&c.read().expect("the batch's array before the close"));
+    assert_eq!(
+        answers["\"doc\""]["result"]["isError"], false,
+        "{answers:?}"
+    );
+    assert_eq!(answers["\"p\""]["result"], json!({}));
+    assert_eq!(c.read(), None);
+    assert!(d.wait_exit().success());
+}
+
+#[test]
+fn a_batch_asking_more_than_the_in_flight_limit_is_refused_past_it() {
+    let d = daemon().start();
+    let mut c = client_of(&d, "2025-03-26");
+    let batch: Vec<Value> = (0..1100)
+        .map(|i| message(json!(i), "ping", json!({})))
+        .collect();
+    c.send(&Value::Array(batch));
+    let array = c.read().unwrap();
+    let answers = array.as_array().unwrap();
+    assert_eq!(answers.len(), 1100);
+    let answered = answers.iter().filter(|a| a.get("result").is_some()).count();
+    assert_eq!(answered, 1024, "answers held in a batch count as in flight");
+    let refused = answers.iter().find(|a| a.get("error").is_some()).unwrap();
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024 requests"),
+        "{refused}"
+    );
+    // Written, the answers no longer count.
+    next_line_answers_a_ping(&mut c);
+}

@@ -2,6 +2,7 @@
 //! (the worker's supervisor), its tool-group actors, and one session per connection.
 
 pub mod backend_pool;
+pub mod batch;
 pub mod cache;
 pub mod content;
 pub mod control;

@@ -5,17 +5,20 @@
 //! requests": every in-flight request still gets its answer before the session closes,
 //! unless the client has gone away entirely (then the in-flight work is dropped).
 
+use super::batch::{BatchId, Batches};
 use super::drain::{SessionClosed, SessionOpened};
 use super::outbox::Outbox;
 use super::read_gate::{Gate, Hold};
 use super::respond::{Answer, Responder};
 use super::router::{Dispatch, Reply, Router, RpcResult};
+use crate::protocol::batch;
 use crate::protocol::framing::{FrameError, LineCodec};
 use crate::protocol::jsonrpc::{
-    self, INTERNAL_ERROR, INVALID_REQUEST, Message, Notification, Request, RequestId, RpcError,
+    self, DecodeError, INTERNAL_ERROR, INVALID_REQUEST, Message, Notification, Request, RequestId,
+    RpcError,
 };
 use crate::protocol::lifecycle::{self, LOG_LEVELS, ServerInfo};
-use crate::protocol::version::{Era, check_meta_version, era_of};
+use crate::protocol::version::{Era, allows_batches, check_meta_version, era_of};
 use crate::shared::Shared;
 use crate::telemetry::metrics::{self, MetricsCell};
 use crate::tools::core::SUMMARY;
@@ -57,6 +60,10 @@ pub struct Session {
     /// The legacy version `initialize` negotiated, if it ran.
     negotiated: Option<&'static str>,
     in_flight: HashMap<RequestId, InFlight>,
+    /// Batches whose array is not written yet (protocol 2025-03-26 only).
+    batches: Batches,
+    /// The batch whose line is being read: what is answered now goes into its array.
+    reading_batch: Option<BatchId>,
     /// Numbers this session's requests, so an answer is matched to the request it is for.
     next_seq: u64,
     reading: bool,
@@ -111,6 +118,8 @@ impl Session {
                 gate,
                 negotiated: None,
                 in_flight: HashMap::new(),
+                batches: Batches::default(),
+                reading_batch: None,
                 next_seq: 0,
                 reading: true,
                 read_loop: Some(read_loop),
@@ -123,15 +132,30 @@ impl Session {
         self.outbox.write(&[message, b"\n"], false);
     }
 
+    /// An error for a message of the line being read.
     fn send_error(&mut self, id: Option<&RequestId>, error: &RpcError) {
-        let bytes = jsonrpc::encode_error(id, error);
-        self.write(&bytes);
+        self.send_error_to(id, error, self.reading_batch);
     }
 
-    fn respond(&mut self, id: &RequestId, result: RpcResult, era: Option<Era>) {
+    fn send_error_to(&mut self, id: Option<&RequestId>, error: &RpcError, to: Option<BatchId>) {
+        let bytes = jsonrpc::encode_error(id, error);
+        match to {
+            None => self.write(&bytes),
+            Some(batch) => self.batches.add(batch, None, &[&bytes]),
+        }
+    }
+
+    /// Answers request `id`, on a line of its own or, when it came in `batch`, in its array.
+    fn respond(
+        &mut self,
+        id: &RequestId,
+        result: RpcResult,
+        era: Option<Era>,
+        batch: Option<BatchId>,
+    ) {
         let bytes = match result {
-            Ok(Reply::Raw(raw)) => return self.write_result(id, &raw),
-            Ok(Reply::Encoded(raw)) => return self.write_result(id, &raw),
+            Ok(Reply::Raw(raw)) => return self.write_result(id, &raw, batch),
+            Ok(Reply::Encoded(raw)) => return self.write_result(id, &raw, batch),
             Ok(Reply::Value(mut value)) => {
                 if era.is_some_and(Era::is_modern) {
                     lifecycle::decorate_modern(&mut value);
@@ -140,17 +164,32 @@ impl Session {
             }
             Err(e) => jsonrpc::encode_error(Some(id), &e),
         };
-        self.write_answer(&[&bytes, b"\n"]);
+        self.write_answer(id, &[&bytes, b"\n"], batch);
     }
 
     /// Queues an answer: the last one owed is written at once, earlier ones coalesce in the
-    /// flush.
-    fn write_answer(&mut self, parts: &[&[u8]]) {
-        self.outbox.write(parts, self.in_flight.is_empty());
+    /// flush; one for a batched request waits in the batch's array.
+    fn write_answer(&mut self, id: &RequestId, parts: &[&[u8]], batch: Option<BatchId>) {
+        match batch {
+            None => self.outbox.write(parts, self.in_flight.is_empty()),
+            Some(batch) => self.batches.add(batch, Some(id), parts),
+        }
+    }
+
+    /// One answer `batch` was owed came or never will: its array is written once it owes none.
+    fn settle(&mut self, batch: BatchId) {
+        if let Some(array) = self.batches.settle(batch) {
+            self.outbox.write(&[&array], self.in_flight.is_empty());
+        }
+    }
+
+    /// Requests whose answers are not written yet: in flight, or answered in an open batch.
+    fn open_requests(&self) -> usize {
+        self.in_flight.len() + self.batches.held()
     }
 
     /// A success response around a result already serialized, written without a copy.
-    fn write_result(&mut self, id: &RequestId, result: &[u8]) {
+    fn write_result(&mut self, id: &RequestId, result: &[u8], batch: Option<BatchId>) {
         let (mut digits, mut scratch) = (itoa::Buffer::new(), Vec::new());
         let [a, b, c] = jsonrpc::id_text(id, &mut digits, &mut scratch);
         let parts = [
@@ -162,11 +201,36 @@ impl Session {
             result,
             b"}\n",
         ];
-        self.write_answer(&parts);
+        self.write_answer(id, &parts, batch);
     }
 
-    fn on_line(&mut self, line: &[u8], ctx: &mut Context<Self>) {
-        match jsonrpc::decode(line) {
+    /// Hands `handle` the line's message or, for a batch in a session whose version has
+    /// them, each of the batch's messages; their answers then leave as one array.
+    fn read_line<F>(&mut self, line: &[u8], ctx: &mut Context<Self>, mut handle: F)
+    where
+        F: FnMut(&mut Self, Result<Message, DecodeError>, &mut Context<Self>),
+    {
+        if !(batch::is_batch(line) && allows_batches(self.negotiated)) {
+            return handle(self, jsonrpc::decode(line), ctx);
+        }
+        match batch::decode(line) {
+            Err(e) => handle(self, Err(e), ctx),
+            Ok(messages) => {
+                let batch = self.batches.open();
+                self.reading_batch = Some(batch);
+                for message in messages {
+                    handle(self, message, ctx);
+                }
+                self.reading_batch = None;
+                self.settle(batch);
+                // Answered requests the batch held were counted as in flight.
+                self.after_completion(ctx);
+            }
+        }
+    }
+
+    fn on_message(&mut self, message: Result<Message, DecodeError>, ctx: &mut Context<Self>) {
+        match message {
             Err(e) => self.send_error(e.id.as_ref(), &e.error),
             Ok(Message::Request(req)) => self.on_request(req, ctx),
             Ok(Message::Notification(n)) => self.on_notification(n, ctx),
@@ -177,8 +241,8 @@ impl Session {
         }
     }
 
-    fn refuse_after_stop(&mut self, line: &[u8]) {
-        if let Ok(Message::Request(req)) = jsonrpc::decode(line) {
+    fn refuse_after_stop(&mut self, message: Result<Message, DecodeError>, _: &mut Context<Self>) {
+        if let Ok(Message::Request(req)) = message {
             let e = RpcError::new(
                 INTERNAL_ERROR,
                 "the daemon is stopping and reads no new requests; this one was not run",
@@ -189,16 +253,37 @@ impl Session {
 
     fn on_request(&mut self, req: Request, ctx: &mut Context<Self>) {
         // One rule for every method: a second answer under an id still in flight could be
-        // taken for the first request's.
-        if self.in_flight.contains_key(&req.id) {
+        // taken for the first request's. An answer waiting in a batch's array is in flight.
+        if self.in_flight.contains_key(&req.id) || self.batches.holds(&req.id) {
             let e = RpcError::new(
                 INVALID_REQUEST,
                 "a request with this id is already in flight",
             );
             return self.send_error(Some(&req.id), &e);
         }
+        // A single line is never read past the limit (the read gate); a batch is read whole,
+        // so what it asks beyond the limit is refused rather than held without bound.
+        if self.reading_batch.is_some() && self.open_requests() >= MAX_IN_FLIGHT {
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                format!(
+                    "{MAX_IN_FLIGHT} requests are already in flight on this connection \
+                     (answers waiting in a batch count); this one was not run: send it again \
+                     once answers arrive"
+                ),
+            );
+            return self.send_error(Some(&req.id), &e);
+        }
         let started = Instant::now();
         let (method, result, era) = match req.method.as_str() {
+            // 2025-03-26: "The initialize request MUST NOT be part of a JSON-RPC batch".
+            "initialize" if self.reading_batch.is_some() => {
+                let e = RpcError::new(
+                    INVALID_REQUEST,
+                    "initialize must not be part of a JSON-RPC batch: send it on a line of its own",
+                );
+                ("initialize", Err(e), None)
+            }
             "initialize" => {
                 let result = check_meta_version(&req).and_then(|_| self.initialize(&req));
                 ("initialize", result, None)
@@ -234,7 +319,7 @@ impl Session {
         };
         // Counted beside the router's methods, so `status` shows every request served.
         metrics::lock(&self.metrics).record_method(method, started.elapsed(), result.is_ok());
-        self.respond(&req.id, result, era);
+        self.respond(&req.id, result, era, self.reading_batch);
     }
 
     fn initialize(&mut self, req: &Request) -> RpcResult {
@@ -276,14 +361,19 @@ impl Session {
             cancel: cancelled,
             reply: Responder::new(self.me.clone(), id.clone(), seq),
         });
+        let batch = self.reading_batch;
+        if let Some(batch) = batch {
+            self.batches.owe(batch);
+        }
         let request = InFlight {
             seq,
             era,
+            batch,
             _cancel: cancel,
             progress,
         };
         self.in_flight.insert(id, request);
-        if self.in_flight.len() >= MAX_IN_FLIGHT {
+        if self.open_requests() >= MAX_IN_FLIGHT {
             self.gate.hold(Hold::InFlight);
         }
     }
@@ -322,6 +412,10 @@ impl Session {
                 if let Some(progress) = request.progress {
                     ctx.cancel_future(progress);
                 }
+                // Its batch completes without it.
+                if let Some(batch) = request.batch {
+                    self.settle(batch);
+                }
                 self.after_completion(ctx);
             }
         }
@@ -329,7 +423,7 @@ impl Session {
     }
 
     fn after_completion(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight.len() < MAX_IN_FLIGHT {
+        if self.open_requests() < MAX_IN_FLIGHT {
             self.gate.release(Hold::InFlight);
         }
         self.close_if_done(ctx);
@@ -376,7 +470,10 @@ impl Session {
                 ctx.cancel_future(progress);
             }
             // Dropping `request` drops its cancel sender: the tool stops.
-            self.send_error(Some(&id), &e);
+            self.send_error_to(Some(&id), &e, request.batch);
+            if let Some(batch) = request.batch {
+                self.settle(batch);
+            }
         }
         self.close_if_done(ctx);
     }
@@ -425,6 +522,8 @@ impl Session {
 struct InFlight {
     seq: u64,
     era: Era,
+    /// The batch it came in, whose array waits for its answer.
+    batch: Option<BatchId>,
     /// Dropped with the request: the tool's signal to stop.
     _cancel: Option<oneshot::Sender<()>>,
     /// Its progress reports, if it asked for them.
@@ -450,7 +549,10 @@ impl Handler<Answer> for Session {
         if let Some(progress) = request.progress {
             ctx.cancel_future(progress);
         }
-        self.respond(&id, answer.result, Some(request.era));
+        self.respond(&id, answer.result, Some(request.era), request.batch);
+        if let Some(batch) = request.batch {
+            self.settle(batch);
+        }
         self.after_completion(ctx);
     }
 }
@@ -556,8 +658,10 @@ impl StreamHandler<Result<BytesMut, FrameError>> for Session {
             // A line already read when the drain cancelled the read loop (a cancelled stream
             // can still hand over the lines it holds): the session may be closing, so nothing
             // that would need an answer later is started; a request is told so at once.
-            Ok(line) if self.read_loop.is_none() => self.refuse_after_stop(&line),
-            Ok(line) => self.on_line(&line, ctx),
+            Ok(line) if self.read_loop.is_none() => {
+                self.read_line(&line, ctx, Self::refuse_after_stop)
+            }
+            Ok(line) => self.read_line(&line, ctx, Self::on_message),
             Err(FrameError::TooLong { limit }) => {
                 let e = RpcError::new(
                     INVALID_REQUEST,

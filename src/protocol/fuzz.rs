@@ -1,5 +1,5 @@
-//! A fuzzing harness for the decoding layer: client bytes through framing, JSON-RPC decoding,
-//! the `tools/call` argument envelope and every tool's input schema, as a session and its
+//! A fuzzing harness for the decoding layer: client bytes through framing, JSON-RPC decoding
+//! (batches too), the `tools/call` argument envelope and every tool's input schema, as a session and its
 //! router see them.
 //!
 //! [`exercise`] panics when the code under test breaks a contract, not only when it panics
@@ -7,6 +7,7 @@
 //! cargo-fuzz target in `fuzz/` and `tests/fuzz_protocol.rs`. Pure like the rest of the
 //! module: no I/O, no actors.
 
+use super::batch;
 use super::cursor;
 use super::envelope::unwrap_arguments;
 use super::framing::{FrameError, LineCodec};
@@ -57,6 +58,9 @@ pub fn exercise(data: &[u8]) {
         frame_every_way(data, limit, &mut chunk_sizes);
     }
     for line in &framed.lines {
+        if batch::is_batch(line) {
+            check_batch(line);
+        }
         if let Some(Message::Request(req)) = check_decode(line) {
             check_request(&req);
         }
@@ -304,6 +308,32 @@ fn check_decode_error(line: &[u8], e: &DecodeError, json: &Json) {
     assert_eq!(encoded["error"]["message"], e.error.message.as_str());
     let want_id = e.id.as_ref().map_or(Value::Null, RequestId::to_value);
     assert_eq!(encoded["id"], want_id, "error id");
+}
+
+/// A batch is refused whole only when it is not JSON or empty; otherwise each element is
+/// what a line of its own would be.
+fn check_batch(line: &[u8]) {
+    let json = Json::of(line);
+    match (batch::decode(line), &json) {
+        (Err(e), Json::Valid(v)) => {
+            assert_eq!(v, &json!([]), "a batch refused whole: {e:?}");
+            assert_eq!((e.id, e.error.code), (None, INVALID_REQUEST));
+        }
+        (Err(e), Json::Invalid) => assert_eq!((e.id, e.error.code), (None, PARSE_ERROR)),
+        (Err(e), Json::Unrepresentable) => assert_eq!(e.id, None),
+        (Ok(messages), Json::Valid(v)) => {
+            let items = v.as_array().expect("a line opening an array is an array");
+            assert_eq!(messages.len(), items.len(), "{line:?}");
+            for (message, item) in messages.iter().zip(items) {
+                match message {
+                    Ok(message) => check_message_matches(message, item),
+                    Err(e) => check_decode_error(line, e, &Json::Valid(item.clone())),
+                }
+            }
+        }
+        (Ok(messages), Json::Invalid) => panic!("invalid JSON {line:?} decoded as {messages:?}"),
+        (Ok(_), Json::Unrepresentable) => {}
+    }
 }
 
 /// A decoded message holds exactly what the line's JSON says.

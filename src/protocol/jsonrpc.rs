@@ -335,6 +335,8 @@ fn explain_undecodable(text: &str, shape_error: serde_json::Error) -> DecodeErro
             id: salvage::readable_id(text).and_then(request_id),
             error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
         },
+        // A session whose version has batches reads them before decoding (`batch.rs`).
+        Ok(Value::Array(_)) => invalid(None, super::batch::REFUSED),
         Ok(v) if !v.is_object() => invalid(None, "a message must be a JSON object"),
         Ok(v) => {
             let id = v.get("id").and_then(RequestId::from_value);
@@ -549,6 +551,9 @@ mod tests {
     fn classifies_bad_input_with_the_right_codes() {
         assert_eq!(err_code("{nope"), (None, PARSE_ERROR));
         assert_eq!(err_code("[1,2]"), (None, INVALID_REQUEST));
+        // A session whose version has batches reads them before decoding.
+        let batch = decode(b" [1,2]").unwrap_err();
+        assert_eq!(batch.error.message, super::super::batch::REFUSED);
         assert_eq!(err_code("42"), (None, INVALID_REQUEST));
         assert_eq!(
             err_code(r#" ["2.0",1,"ping",null,null,null]"#),

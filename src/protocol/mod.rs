@@ -1,6 +1,7 @@
 //! The MCP protocol layer: framing, JSON-RPC, versions, argument handling.
 //! Pure code: no actors, no I/O.
 
+pub mod batch;
 pub mod cursor;
 pub mod envelope;
 pub mod framing;

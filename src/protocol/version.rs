@@ -17,6 +17,9 @@ pub const SUPPORTED_VERSIONS: [&str; 5] = [
     "2024-11-05",
 ];
 
+/// The one version with JSON-RPC batches (2025-06-18 removed them).
+pub const BATCH_VERSION: &str = "2025-03-26";
+
 /// The `_meta` key that marks a request of the stateless era.
 pub const META_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 
@@ -52,6 +55,11 @@ pub fn negotiate_legacy(requested: Option<&str>) -> &'static str {
     requested
         .and_then(|r| LEGACY_VERSIONS.iter().find(|v| **v == r).copied())
         .unwrap_or(LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1])
+}
+
+/// Whether a session that negotiated `negotiated` reads a JSON array as a batch.
+pub fn allows_batches(negotiated: Option<&str>) -> bool {
+    negotiated == Some(BATCH_VERSION)
 }
 
 /// Decides the era of a request given the connection's negotiated legacy version (if any).
