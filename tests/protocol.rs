@@ -102,8 +102,36 @@ fn modern_requests_need_no_handshake_and_unsupported_versions_get_32022() {
     assert_eq!(r["error"]["code"], -32022);
     assert_eq!(r["error"]["data"]["requested"], "2030-01-01");
     assert_eq!(r["error"]["data"]["supported"][0], "2026-07-28");
+    // A version that is not a string is a malformed request, not a version to negotiate.
+    for version in [json!(5), json!(null), json!(["2026-07-28"])] {
+        let r = c.call(
+            "tools/list",
+            json!({"_meta": {"io.modelcontextprotocol/protocolVersion": version}}),
+        );
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+    }
     // The connection stays usable and still unininitialized for legacy requests.
     assert_eq!(c.call("tools/list", json!({}))["error"]["code"], -32600);
+}
+
+#[test]
+fn initialize_without_a_version_string_is_refused_and_the_session_can_still_start() {
+    let d = daemon().start();
+    let mut c = d.client();
+    for params in [json!({}), json!({"protocolVersion": 5}), json!(null)] {
+        let r = c.call("initialize", params);
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("protocolVersion"),
+            "{r}"
+        );
+    }
+    assert_eq!(c.call("tools/list", json!({}))["error"]["code"], -32600);
+    let r = c.call("initialize", json!({"protocolVersion": "2025-06-18"}));
+    assert_eq!(r["result"]["protocolVersion"], "2025-06-18", "{r}");
 }
 
 #[test]

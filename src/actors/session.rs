@@ -329,8 +329,14 @@ impl Session {
                 "session already initialized",
             ));
         }
-        let requested = req.param("protocolVersion").and_then(Value::as_str);
-        let result = lifecycle::initialize_result(&SERVER_INFO, requested);
+        // Required by every version's schema: a client that sends none (or a number) has a
+        // bug worth hearing about, not a silent choice of version.
+        let Some(requested) = req.param("protocolVersion").and_then(Value::as_str) else {
+            return Err(RpcError::invalid_params(
+                "initialize needs params.protocolVersion, a protocol version string such as \"2025-11-25\"",
+            ));
+        };
+        let result = lifecycle::initialize_result(&SERVER_INFO, Some(requested));
         self.negotiated = result["protocolVersion"].as_str().and_then(|v| {
             crate::protocol::version::LEGACY_VERSIONS
                 .into_iter()

@@ -12,8 +12,8 @@ use super::cursor;
 use super::envelope::unwrap_arguments;
 use super::framing::{FrameError, LineCodec};
 use super::jsonrpc::{
-    self, DecodeError, INVALID_REQUEST, Message, PARSE_ERROR, Params, Request, RequestId,
-    UNSUPPORTED_VERSION,
+    self, DecodeError, INVALID_PARAMS, INVALID_REQUEST, Message, PARSE_ERROR, Params, Request,
+    RequestId, UNSUPPORTED_VERSION,
 };
 use super::schema;
 use super::version::{self, Era, LEGACY_VERSIONS, META_VERSION_KEY, MODERN_VERSION};
@@ -469,6 +469,12 @@ fn check_era(req: &Request) {
                     "a supported version {asked} refused"
                 );
                 assert_eq!(e.data.as_ref().map(|d| &d["requested"]), Some(asked));
+            }
+            Err(e) if e.code == INVALID_PARAMS => {
+                assert!(
+                    asked.is_some_and(|a| !a.is_string()),
+                    "-32602 for a version string: {e:?}"
+                );
             }
             Err(e) => {
                 assert_eq!(e.code, INVALID_REQUEST, "era error {e:?}");

@@ -79,9 +79,14 @@ pub fn check_meta_version(req: &Request) -> Result<Option<&'static str>, RpcErro
     let Some(requested) = req.meta().and_then(|m| m.get(META_VERSION_KEY)) else {
         return Ok(None);
     };
-    let known = requested
-        .as_str()
-        .and_then(|v| SUPPORTED_VERSIONS.into_iter().find(|s| *s == v));
+    // A version that is not a string is a malformed request, not one to negotiate: -32022's
+    // data names the requested version as a string.
+    let Some(requested) = requested.as_str() else {
+        return Err(RpcError::invalid_params(format!(
+            "params._meta[\"{META_VERSION_KEY}\"] must be a protocol version string, got {requested}"
+        )));
+    };
+    let known = SUPPORTED_VERSIONS.into_iter().find(|s| *s == requested);
     known.map(Some).ok_or_else(|| unsupported(requested))
 }
 
@@ -95,10 +100,10 @@ fn legacy_era(negotiated: Option<&'static str>) -> Result<Era, RpcError> {
     })
 }
 
-fn unsupported(requested: &serde_json::Value) -> RpcError {
+fn unsupported(requested: &str) -> RpcError {
     RpcError::new(
         UNSUPPORTED_VERSION,
-        format!("unsupported protocol version {requested}"),
+        format!("unsupported protocol version {requested:?}"),
     )
     .with_data(json!({
         "supported": supported_versions().collect::<Vec<_>>(),
