@@ -369,13 +369,20 @@ fn a_call_whose_own_retries_open_the_breaker_reports_the_failure() {
         .env("IDE_AGENTS_BREAKER_FAIL_THRESHOLD", "2")
         .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
         .start();
-    backend.faults(json!({"status": 500}));
     let mut c = d.client();
+    // A 404 is an answer, not a failure of the pool.
+    let r = c.call_tool("ide_agents_fetch_doc", json!({"topic": "no-such-topic"}));
+    assert_eq!(error_code(&r), "not_found", "{r}");
+    backend.faults(json!({"status": 500}));
     // Attempt 1 and 2 fail and open the breaker; attempt 3 is held back by it.
     let r = c.call_tool("ide_agents_list_entities", json!({}));
     assert_eq!(error_code(&r), "backend_error", "{r}");
     assert_eq!(r["structuredContent"]["error"]["backend_status"], 500);
     assert_eq!(backend.hits("GET /entities/mappings"), 2);
+    let (_, status) = d.status_json();
+    let pool = &status["pool"];
+    assert_eq!(pool["retries"], 1, "one retry sent, one held back: {pool}");
+    assert_eq!(pool["failures"], 1, "{pool}");
     // The next call finds the breaker open.
     let r = c.call_tool("ide_agents_list_entities", json!({}));
     assert_eq!(error_code(&r), "circuit_open", "{r}");

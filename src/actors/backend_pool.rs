@@ -280,7 +280,7 @@ impl Handler<SendCall> for BackendPool {
             let work = Box::pin(execute(upstream, msg.call, policy, timeout, stats));
             match select(work, cancel).await {
                 Either::Left((result, _)) => {
-                    if result.is_err() {
+                    if result.as_ref().is_err_and(BackendError::counts_as_failure) {
                         stats
                             .failures
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -380,6 +380,12 @@ async fn execute(
             breaker: &upstream.breaker,
             permit: Some(permit),
         };
+        // Counted once it is sure to be sent: a retry the breaker holds back is none.
+        if attempt > 1 {
+            stats
+                .retries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let outcome =
             match tokio::time::timeout_at(deadline, send_once(&upstream.client, &full_url, &call))
                 .await
@@ -481,9 +487,6 @@ async fn execute(
         if let Some(result) = result {
             return result;
         }
-        stats
-            .retries
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         actix_rt::time::sleep(delay).await;
     }
 }

@@ -212,6 +212,15 @@ impl BackendError {
         )
     }
 
+    /// Whether the pool counts the call as failed (see `PoolStats::failures`).
+    pub fn counts_as_failure(&self) -> bool {
+        match self {
+            BackendError::Status { status, .. } => *status >= 500,
+            BackendError::Unsendable { .. } => false,
+            _ => true,
+        }
+    }
+
     /// The request was sent but no whole answer came back (it timed out, or the connection
     /// broke): whatever it asked for may have been done.
     pub fn maybe_processed(&self) -> bool {

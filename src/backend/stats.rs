@@ -11,9 +11,10 @@ pub struct PoolStats {
     pub requests: AtomicU64,
     /// Calls not answered yet.
     pub in_flight: AtomicU64,
-    /// Extra attempts made by retries.
+    /// Extra attempts sent by retries.
     pub retries: AtomicU64,
-    /// Calls that ended in an error (including an open breaker).
+    /// Calls that failed on the way or at the backend: no answer, a 5xx, garbage, an open
+    /// breaker. A 4xx answer (`not_found`) or a request refused before it was sent is not one.
     pub failures: AtomicU64,
 }
 
