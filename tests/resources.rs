@@ -223,6 +223,8 @@ fn a_changed_file_is_read_fresh_and_its_subscribers_are_notified() {
     let d = daemon_with_content(&[]);
     let uri = "ide-agents://kb.snippet/intro";
     let mut watcher = d.initialized_client();
+    // Handshaken, subscribed to nothing: told of list changes all the same.
+    let mut lister = d.initialized_client();
     let mut reader = d.client();
     assert_eq!(read_text(&mut reader, uri), INTRO);
     let r = watcher.call("resources/subscribe", json!({"uri": uri}));
@@ -244,9 +246,10 @@ fn a_changed_file_is_read_fresh_and_its_subscribers_are_notified() {
     let n = wait_for_notification(&mut watcher, "notifications/resources/updated");
     assert_eq!(n["params"]["uri"], uri);
 
-    // A new snippet changes the list: subscribed sessions hear of it.
+    // A new snippet changes the list: every handshaken session hears of it.
     std::fs::write(kb(&d).join("added.md"), "# Added\n").unwrap();
     wait_for_notification(&mut watcher, "notifications/resources/list_changed");
+    wait_for_notification(&mut lister, "notifications/resources/list_changed");
     let (all, _) = list_all(&mut reader, true);
     assert!(all.iter().any(|r| r["name"] == "kb.snippet/added"));
 

@@ -1,13 +1,16 @@
 //! The cache actor: the background half of the cache. It lives on the main thread and
 //! never sits on a request's path: it expires entries, and polls the files behind
 //! subscribed resources, invalidating their cached value early and sending
-//! `notifications/resources/updated` to every subscribed session when one changes.
+//! `notifications/resources/updated` to every subscribed session when one changes. It also
+//! polls the kb directory, and when snippets come or go every worker tells its sessions
+//! (`notifications/resources/list_changed`, which the capabilities offer to all).
 //!
 //! Change detection is a `stat` per subscribed resource per poll (mtime, length, inode):
 //! no watcher thread, no inotify limits, and at one poll a second the cost is a few
 //! microseconds. Reads compare the same fingerprint on their own, so a read is fresh even
 //! between polls.
 
+use super::router::Router;
 use super::session::Notify;
 use crate::cache::Kind;
 use crate::resources::{self, Target};
@@ -37,16 +40,19 @@ pub struct CacheActor {
     watched: BTreeMap<String, Watched>,
     /// The kb directory's fingerprint: when it changes, snippets were added or removed.
     kb_dir: Value,
+    /// Every worker's router, to tell its sessions the list changed.
+    routers: Vec<Addr<Router>>,
     polls: u32,
 }
 
 impl CacheActor {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<Shared>, routers: Vec<Addr<Router>>) -> Self {
         let kb_dir = resources::fingerprint(&shared.config, &Target::KbIndex).unwrap_or_default();
         CacheActor {
             shared,
             watched: BTreeMap::new(),
             kb_dir,
+            routers,
             polls: 0,
         }
     }
@@ -86,24 +92,33 @@ impl CacheActor {
         self.poll_list();
     }
 
-    /// Tells subscribed sessions when the resource list changed (a snippet was added or
-    /// removed). Sessions without a subscription re-list on their own.
+    /// Tells every session when the resource list changed (a snippet was added or removed).
     fn poll_list(&mut self) {
         let now = resources::fingerprint(&self.shared.config, &Target::KbIndex).unwrap_or_default();
         if now == self.kb_dir {
             return;
         }
         self.kb_dir = now;
-        let mut told = std::collections::HashSet::new();
-        for w in self.watched.values() {
-            for (session, (r, _)) in &w.sessions {
-                if told.insert(*session) {
-                    r.do_send(Notify {
-                        method: "notifications/resources/list_changed",
-                        params: json!({}),
-                    });
-                }
-            }
+        for router in &self.routers {
+            router.do_send(ResourceListChanged);
+        }
+    }
+}
+
+/// Snippets were added or removed: the router tells its worker's sessions.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ResourceListChanged;
+
+impl Handler<ResourceListChanged> for Router {
+    type Result = ();
+
+    fn handle(&mut self, _: ResourceListChanged, _ctx: &mut Context<Self>) {
+        for session in self.sessions.all() {
+            session.do_send(Notify {
+                method: "notifications/resources/list_changed",
+                params: json!({}),
+            });
         }
     }
 }

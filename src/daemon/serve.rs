@@ -82,7 +82,8 @@ async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String>
         .collect();
     let routers: Vec<Addr<Router>> = workers.iter().map(|w| w.router.clone()).collect();
     // The cache's background work (expiry, subscribed-file polling) runs on this thread.
-    let cache_actor = crate::actors::cache::CacheActor::new(shared.clone()).start();
+    let cache_actor =
+        crate::actors::cache::CacheActor::new(shared.clone(), routers.clone()).start();
     let _ = shared.cache_actor.set(cache_actor);
     let own_socket = listening.own_file().cloned();
     let supervisor = Supervisor::new(shared.clone(), workers, listener, own_socket).start();
