@@ -437,6 +437,32 @@ fn snippets_of_any_file_name_are_listed_as_uris_and_read_in_either_spelling() {
 }
 
 #[test]
+fn a_file_named_with_a_percent_escape_is_not_taken_for_the_name_it_decodes_to() {
+    let d = daemon_with_content(&[]);
+    std::fs::write(kb(&d).join("Release%20notes.md"), "escaped name\n").unwrap();
+    std::fs::write(kb(&d).join("Release notes.md"), "spaced name\n").unwrap();
+    let mut c = d.client();
+    let tool = c.call_tool("ide_agents_resource", json!({"method": "list"}));
+    let listed = tool["structuredContent"]["resources"].as_array().unwrap();
+    // Each listed name and each listed URI reads its own file, in both forms.
+    for (name, text) in [
+        ("kb.snippet/Release%20notes", "escaped name\n"),
+        ("kb.snippet/Release notes", "spaced name\n"),
+    ] {
+        let entry = listed
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {tool}"));
+        let got = c.call_tool(
+            "ide_agents_resource",
+            json!({"method": "get", "name": name}),
+        );
+        assert_eq!(got["structuredContent"]["content"], text, "{got}");
+        assert_eq!(read_text(&mut c, entry["uri"].as_str().unwrap()), text);
+    }
+}
+
+#[test]
 fn a_snippet_subscribed_under_its_md_name_is_notified_under_that_name() {
     let d = daemon_with_content(&[]);
     let mut watcher = d.initialized_client();

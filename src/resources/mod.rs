@@ -55,15 +55,24 @@ impl Target {
     }
 
     /// Accepts a full URI (`ide-agents://kb.snippet/intro`) or a bare name (`kb.snippet/intro`).
-    /// A snippet name may be percent-encoded (`with%20space`) or not (`with space`).
+    /// In a URI a snippet name may be percent-encoded (`with%20space`) or not (`with space`);
+    /// a bare name is the file's name as the tool form lists it, taken as written, so a file
+    /// called `Release%20notes.md` is not read as `Release notes.md`.
     pub fn parse(uri_or_name: &str) -> Option<Target> {
-        let name = uri_or_name.strip_prefix(SCHEME).unwrap_or(uri_or_name);
+        let (name, in_uri) = match uri_or_name.strip_prefix(SCHEME) {
+            Some(rest) => (rest, true),
+            None => (uri_or_name, false),
+        };
         match name {
             REPO_GRAPH => Some(Target::RepoGraph),
             BUILD_LOGS => Some(Target::BuildLogs),
             KB_INDEX => Some(Target::KbIndex),
             other => other.strip_prefix("kb.snippet/").map(|n| {
-                let mut n = percent::decode(n);
+                let mut n = if in_uri {
+                    percent::decode(n)
+                } else {
+                    n.to_string()
+                };
                 if n.ends_with(KB_EXT) {
                     n.truncate(n.len() - KB_EXT.len());
                 }
