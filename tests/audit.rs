@@ -216,16 +216,7 @@ fn an_approved_command_that_never_reaches_the_backend_keeps_its_approval() {
         .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
         .start();
     let mut c = d.client();
-    let asked = c.call_tool("ide_agents_run_command", json!({"command": "date"}));
-    let action_id = asked["structuredContent"]["error"]["action_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{asked}"))
-        .to_string();
-    let approve = c.call_modern(
-        "ide-agents/approvals/approve",
-        json!({ "action_id": action_id }),
-    );
-    assert_eq!(approve["result"]["approved"], true, "{approve}");
+    approve_command(&mut c, "date");
     // Not sent (unreachable, then the breaker): the single use is not spent.
     for _ in 0..6 {
         let r = c.call_tool("ide_agents_run_command", json!({"command": "date"}));
@@ -244,13 +235,18 @@ fn an_approved_command_that_never_reaches_the_backend_keeps_its_approval() {
     );
 }
 
-/// Asks for `command`, approves it and returns its action id.
-fn approve_command(c: &mut Client, command: &str) -> String {
+/// Runs `command` to have it asked for; its pending action's id.
+fn ask_approval(c: &mut Client, command: &str) -> String {
     let asked = c.call_tool("ide_agents_run_command", json!({ "command": command }));
-    let action_id = asked["structuredContent"]["error"]["action_id"]
+    asked["structuredContent"]["error"]["action_id"]
         .as_str()
         .unwrap_or_else(|| panic!("{asked}"))
-        .to_string();
+        .to_string()
+}
+
+/// Asks for `command`, approves it and returns its action id.
+fn approve_command(c: &mut Client, command: &str) -> String {
+    let action_id = ask_approval(c, command);
     let approve = c.call_modern(
         "ide-agents/approvals/approve",
         json!({ "action_id": action_id }),
@@ -341,11 +337,7 @@ fn a_cancelled_command_run_is_audited_as_possibly_run() {
 fn an_approval_longer_than_a_year_is_refused_and_the_daemon_serves_on() {
     let d = common::daemon().env("IDE_AGENTS_WORKERS", "1").start();
     let mut c = d.client();
-    let asked = c.call_tool("ide_agents_run_command", json!({"command": "date"}));
-    let action_id = asked["structuredContent"]["error"]["action_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{asked}"))
-        .to_string();
+    let action_id = ask_approval(&mut c, "date");
     for ttl in [1e20, 1e19, 31_536_001.0] {
         let r = c.call_modern(
             "ide-agents/approvals/approve",
