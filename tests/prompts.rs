@@ -117,6 +117,9 @@ fn a_file_in_the_prompts_dir_overrides_the_builtin_text() {
     // Edits take effect on the next get, without a reload.
     std::fs::write(&file, "Changed rules, longer. Diff: {{diff}}").unwrap();
     assert_eq!(get(&mut c), "Changed rules, longer. Diff: +x");
+    // An empty file (an editor's new buffer saved) is no prompt: the built-in text serves.
+    std::fs::write(&file, " \n").unwrap();
+    assert!(get(&mut c).starts_with("Review the following change"));
     std::fs::remove_file(&file).unwrap();
     assert!(get(&mut c).starts_with("Review the following change"));
 }

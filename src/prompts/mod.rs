@@ -134,6 +134,15 @@ async fn template(cache: &Cache, config: &Config, def: &'static PromptDef) -> Ca
                 .as_ref()
                 .filter(|_| !fp.is_null())
                 .and_then(|p| match crate::resources::regular_file::read_text(p) {
+                    // An empty file is an override begun, not a prompt that says nothing
+                    // (it would drop the user's arguments without a word).
+                    Ok(t) if t.trim().is_empty() => {
+                        log::warn!(
+                            "prompt override {} is empty; using the built-in prompt",
+                            p.display()
+                        );
+                        None
+                    }
                     Ok(t) => Some(t),
                     Err(e) => {
                         log::warn!("prompt override {} unreadable: {e}", p.display());
