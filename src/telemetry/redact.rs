@@ -226,7 +226,15 @@ impl<'a> Reader<'a> {
             Expect::Cookies { file_allowed } => return self.cookies(word, file_allowed),
             Expect::QuotedRest(quote) => {
                 match word.find(quote) {
-                    Some(end) => self.take(&word[..end]),
+                    Some(end) => {
+                        self.take(&word[..end]);
+                        // What follows the closing quote is read as a word of its own
+                        // (`PGPASSWORD='a b'&&TOKEN=ghp_…`).
+                        let rest = &word[end + quote.len_utf8()..];
+                        if !rest.is_empty() {
+                            self.read(rest, rest.trim_matches(WRAPPING), Expect::Anything);
+                        }
+                    }
                     None => {
                         self.take(word);
                         self.expect = Expect::QuotedRest(quote);
@@ -264,6 +272,11 @@ impl<'a> Reader<'a> {
         }
         if is_token(core) {
             return self.take(core);
+        }
+        // A JWT inside a word (`session=eyJ…`, `"id_token":"eyJ…"`) whatever it is named.
+        let mut jwts = embedded_jwts(core).peekable();
+        if jwts.peek().is_some() {
+            return jwts.for_each(|jwt| self.take(jwt));
         }
         if let Some(password) = url_secret(core) {
             self.take(password);
@@ -543,6 +556,21 @@ fn is_jwt(word: &str) -> bool {
             if header.len() > 10 && header.starts_with("eyJ") && payload.starts_with("eyJ")
                 && base64url(header) && base64url(payload) && base64url(signature)
     )
+}
+
+/// The JWTs inside `word`, each starting at the word's start or after punctuation.
+fn embedded_jwts(word: &str) -> impl Iterator<Item = &str> {
+    word.match_indices("eyJ").filter_map(move |(start, _)| {
+        let boundary = word[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
+        let len = word[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(word.len() - start);
+        let candidate = word[start..start + len].trim_end_matches('.');
+        (boundary && is_jwt(candidate)).then_some(candidate)
+    })
 }
 
 fn is_number(text: &str) -> bool {
@@ -870,6 +898,15 @@ mod tests {
                 "PGPASSWORD='[redacted] [redacted] [redacted] [redacted]' psql; app --password \"[redacted] [redacted] [redacted]\" -v",
             ),
             (
+                "PGPASSWORD='a b'&&GITHUB_TOKEN=ghp_abcdef psql; app --password \"a b\"'--token=S2' x",
+                "PGPASSWORD='[redacted] [redacted]'&&GITHUB_TOKEN=[redacted] psql; app --password \"[redacted] [redacted]\"'--token=[redacted]' x",
+            ),
+            (
+                "curl -H \"Authorization: Bearer 'abc def\" -H 'X-Api-Key: S2'",
+                // A quote inside another (literal to the shell) runs on too far: better than a leak.
+                "curl -H \"Authorization: Bearer '[redacted] [redacted] [redacted] 'X-Api-Key: [redacted]'",
+            ),
+            (
                 "app --password='correct horse' --token 'one' x",
                 "app --password='[redacted] [redacted]' --token '[redacted]' x",
             ),
@@ -990,6 +1027,14 @@ mod tests {
             (
                 "curl -H 'X-Session: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl' https://x",
                 "curl -H 'X-Session: [redacted]' https://x",
+            ),
+            (
+                "curl -H 'X-Session:eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln' 'https://x/cb?s=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln&q=1'",
+                "curl -H 'X-Session:[redacted]' 'https://x/cb?s=[redacted]&q=1'",
+            ),
+            (
+                "SESSION=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln app -d '{\"s\":\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln\"}'",
+                "SESSION=[redacted] app -d '{\"s\":\"[redacted]\"}'",
             ),
         ]);
     }
