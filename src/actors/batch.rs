@@ -15,13 +15,16 @@ pub struct BatchId(NonZeroU64);
 pub struct Batches {
     open: HashMap<BatchId, Batch>,
     opened: u64,
-    /// Answers held in open batches: their requests are in flight until the array is written.
+    /// Answers held in open batches, refusals included: they count toward the connection's
+    /// in-flight limit until the array is written, which bounds what batches can hold.
     held: usize,
 }
 
 struct Batch {
     /// `[` and the answers so far, comma-separated.
     array: Vec<u8>,
+    /// How many answers `array` holds.
+    answers: usize,
     /// Answers still to come, plus one while the batch's line is being read.
     owed: usize,
     /// The ids answered in `array`, so no other request takes one before it is written.
@@ -35,6 +38,7 @@ impl Batches {
         let id = BatchId(NonZeroU64::new(self.opened).expect("counted from 1"));
         let batch = Batch {
             array: vec![b'['],
+            answers: 0,
             owed: 1,
             ids: HashSet::default(),
         };
@@ -64,10 +68,10 @@ impl Batches {
         if b.array.last() == Some(&b'\n') {
             b.array.pop();
         }
-        if let Some(id) = id
-            && b.ids.insert(id.clone())
-        {
-            self.held += 1;
+        b.answers += 1;
+        self.held += 1;
+        if let Some(id) = id {
+            b.ids.insert(id.clone());
         }
     }
 
@@ -80,7 +84,7 @@ impl Batches {
             return None;
         }
         let mut b = self.open.remove(&batch)?;
-        self.held -= b.ids.len();
+        self.held -= b.answers;
         if b.array.len() == 1 {
             return None;
         }
@@ -93,7 +97,7 @@ impl Batches {
         !self.open.is_empty() && self.open.values().any(|b| b.ids.contains(id))
     }
 
-    /// Requests answered in open batches, not yet written.
+    /// Answers in open batches, not yet written.
     pub fn held(&self) -> usize {
         self.held
     }
@@ -116,7 +120,7 @@ mod tests {
         batches.add(b, None, &[b"{\"id\":null}"]);
         assert_eq!(batches.settle(b), None, "the line is read, one answer owed");
         assert!(batches.holds(&id(1)) && !batches.holds(&id(2)));
-        assert_eq!(batches.held(), 1);
+        assert_eq!(batches.held(), 2, "the refusal is held too");
         batches.add(b, Some(&id(2)), &[b"{\"id\":2}\n"]);
         let array = batches.settle(b).unwrap();
         assert_eq!(array, b"[{\"id\":1},{\"id\":null},{\"id\":2}]\n");

@@ -139,9 +139,10 @@ impl Session {
 
     fn send_error_to(&mut self, id: Option<&RequestId>, error: &RpcError, to: Option<BatchId>) {
         let bytes = jsonrpc::encode_error(id, error);
+        // An error under an id holds that id until its array is written, like an answer.
         match to {
             None => self.write(&bytes),
-            Some(batch) => self.batches.add(batch, None, &[&bytes]),
+            Some(batch) => self.batches.add(batch, id, &[&bytes]),
         }
     }
 

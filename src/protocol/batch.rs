@@ -4,7 +4,13 @@
 
 use super::jsonrpc::{self, DecodeError, INVALID_REQUEST, Message, PARSE_ERROR, RpcError};
 use super::salvage;
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use std::fmt;
+
+/// Most messages one batch may hold: a batch is read whole, and every answer waits in its
+/// array until the last, so a line of millions of `1,` must not become millions of errors.
+pub const MAX_MESSAGES: usize = 1024;
 
 /// The answer to a batch in a session whose version has none.
 pub const REFUSED: &str = "JSON-RPC batches are supported only in protocol version 2025-03-26; \
@@ -34,6 +40,10 @@ pub fn decode(line: &[u8]) -> Result<Vec<Result<Message, DecodeError>>, DecodeEr
             None => Err(e),
         })
         .map_err(|e| whole_line(PARSE_ERROR, format!("parse error: {e}")))?;
+    let Some(messages) = messages else {
+        let why = format!("a batch may hold at most {MAX_MESSAGES} messages: send it in parts");
+        return Err(whole_line(INVALID_REQUEST, why));
+    };
     if messages.is_empty() {
         let why = "an empty batch holds no message: send at least one";
         return Err(whole_line(INVALID_REQUEST, why.into()));
@@ -41,9 +51,40 @@ pub fn decode(line: &[u8]) -> Result<Vec<Result<Message, DecodeError>>, DecodeEr
     Ok(messages)
 }
 
-fn decode_elements(text: &str) -> Result<Vec<Result<Message, DecodeError>>, serde_json::Error> {
-    let elements: Vec<&RawValue> = serde_json::from_str(text)?;
-    Ok(elements.iter().map(|e| decode_element(e.get())).collect())
+/// The decoded elements, or `None` for a batch of more than [`MAX_MESSAGES`].
+fn decode_elements(
+    text: &str,
+) -> Result<Option<Vec<Result<Message, DecodeError>>>, serde_json::Error> {
+    let Capped(elements) = serde_json::from_str(text)?;
+    Ok(elements.map(|e| e.iter().map(|e| decode_element(e.get())).collect()))
+}
+
+/// A JSON array's elements, unparsed, or `None` past [`MAX_MESSAGES`] (the rest is only
+/// checked to be JSON, never kept).
+struct Capped<'a>(Option<Vec<&'a RawValue>>);
+
+impl<'de> serde::Deserialize<'de> for Capped<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Elements;
+        impl<'de> Visitor<'de> for Elements {
+            type Value = Capped<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON array of messages")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Capped<'de>, A::Error> {
+                let mut elements = Vec::new();
+                while let Some(element) = seq.next_element::<&'de RawValue>()? {
+                    if elements.len() == MAX_MESSAGES {
+                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        return Ok(Capped(None));
+                    }
+                    elements.push(element);
+                }
+                Ok(Capped(Some(elements)))
+            }
+        }
+        deserializer.deserialize_seq(Elements)
+    }
 }
 
 fn decode_element(text: &str) -> Result<Message, DecodeError> {
@@ -78,6 +119,33 @@ mod tests {
                 Err(e) => Err((e.id, e.error.code)),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_batch_past_the_message_limit_is_one_error_for_the_line() {
+        let batch = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert_eq!(
+            decode(batch(MAX_MESSAGES).as_bytes()).unwrap().len(),
+            MAX_MESSAGES
+        );
+        for n in [MAX_MESSAGES + 1, 2_000_000] {
+            let e = decode(batch(n).as_bytes()).unwrap_err();
+            assert_eq!((e.id, e.error.code), (None, INVALID_REQUEST));
+            assert!(
+                e.error.message.contains("at most 1024"),
+                "{}",
+                e.error.message
+            );
+        }
+        // What follows the limit is still checked to be JSON.
+        let broken = format!(
+            "{},}}]",
+            &batch(MAX_MESSAGES + 1)[..batch(MAX_MESSAGES + 1).len() - 1]
+        );
+        assert_eq!(
+            decode(broken.as_bytes()).unwrap_err().error.code,
+            PARSE_ERROR
+        );
     }
 
     #[test]
