@@ -95,6 +95,35 @@ impl RateLimiter {
         })
     }
 
+    /// Refusals gathered at least [`AUDIT_EVERY`] ago that no event counted yet, with their
+    /// connection: a client that stopped hammering still has them audited within a second.
+    pub fn due(&mut self, now: Instant) -> Vec<(u64, Unaudited)> {
+        let mut due = Vec::new();
+        for ((connection, tool), bucket) in &mut self.buckets {
+            let waited = bucket
+                .audited_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= AUDIT_EVERY);
+            if bucket.unaudited > 0 && waited {
+                bucket.audited_at = Some(now);
+                let refused = std::mem::take(&mut bucket.unaudited);
+                due.push((
+                    *connection,
+                    Unaudited {
+                        tool,
+                        refused,
+                        retry_after_ms: bucket.last_retry_after_ms,
+                    },
+                ));
+            }
+        }
+        due
+    }
+
+    /// Whether limiting is on (a zero rate turns it off).
+    pub fn enabled(&self) -> bool {
+        self.per_sec > 0.0
+    }
+
     /// Drops a closed connection's buckets; the refusals no event counted yet, to audit.
     pub fn forget(&mut self, connection: u64) -> Vec<Unaudited> {
         let mut unaudited = Vec::new();
@@ -164,12 +193,23 @@ mod tests {
         // A second on, one event counts them and itself.
         assert_eq!(audits(&mut l, t0 + AUDIT_EVERY, 1), [Some(1000)]);
         assert_eq!(audits(&mut l, t0 + AUDIT_EVERY, 5), [None; 5]);
+        // Not due until a second after the last event; then the sweep takes them.
+        assert!(l.due(t0 + AUDIT_EVERY).is_empty());
+        assert_eq!(audits(&mut l, t0 + AUDIT_EVERY, 2), [None; 2]);
+        let swept = l.due(t0 + AUDIT_EVERY * 2);
+        assert_eq!(swept.len(), 1);
+        assert_eq!((swept[0].0, swept[0].1.refused), (1, 7));
+        assert!(l.due(t0 + AUDIT_EVERY * 3).is_empty());
+        assert_eq!(
+            audits(&mut l, t0 + AUDIT_EVERY * 3, 5),
+            [Some(1), None, None, None, None]
+        );
         assert_eq!(
             l.forget(1),
             [Unaudited {
                 tool: "t",
-                refused: 5,
-                retry_after_ms: 999_000
+                refused: 4,
+                retry_after_ms: 997_000
             }]
         );
         assert!(l.forget(1).is_empty());

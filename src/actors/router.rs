@@ -3,7 +3,7 @@
 
 use super::drain::Sessions;
 use super::groups::Groups;
-use super::rate_limit::RateLimiter;
+use super::rate_limit::{RateLimiter, Unaudited};
 use super::respond::{Respond, Responder};
 use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
 use super::tool_group::{CancelSignal, RunTool, ToolReply};
@@ -203,8 +203,18 @@ impl Router {
     /// Drops a closed connection's rate-limit buckets, auditing the refusals no event counted.
     pub(super) fn forget_connection(&mut self, connection: u64) {
         let unaudited = self.limiter.forget(connection);
+        self.audit_refusals(unaudited.into_iter().map(|u| (connection, u)));
+    }
+
+    /// Audits refusals gathered a second or more ago on connections still open.
+    fn audit_gathered_refusals(&mut self) {
+        let due = self.limiter.due(Instant::now());
+        self.audit_refusals(due.into_iter());
+    }
+
+    fn audit_refusals(&self, refusals: impl Iterator<Item = (u64, Unaudited)>) {
         if let Some(t) = &self.telemetry {
-            for u in unaudited {
+            for (connection, u) in refusals {
                 t.audit.emit(AuditEvent::RateLimited {
                     tool: u.tool.to_string(),
                     session: connection,
@@ -431,8 +441,16 @@ impl Actor for Router {
             metrics,
         )));
         self.groups = Groups::start(&self.shared, self.index, ctx.address(), self.audit());
+        if self.limiter.enabled() {
+            ctx.run_interval(RATE_AUDIT_SWEEP, |router, _| {
+                router.audit_gathered_refusals()
+            });
+        }
     }
 }
+
+/// How often gathered rate-limit refusals are looked for, to audit them.
+const RATE_AUDIT_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Clear this worker's caches and re-read configuration files (SIGHUP, `ide-agentsd reload`,
 /// the `ide_agents_reload` tool).

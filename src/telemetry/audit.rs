@@ -22,8 +22,9 @@ pub const EVENT_TYPES: [&str; 6] = [
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditEvent {
-    /// `refused` calls, the first at `ts`: refusals are gathered for a second per
-    /// (connection, tool), so a flood of them cannot push the other records out of the log.
+    /// `refused` calls refused since the previous event of this (connection, tool), the
+    /// latest just before `ts`: refusals are gathered for a second, so a flood of them cannot
+    /// push the other records out of the log.
     RateLimited {
         tool: String,
         session: u64,
