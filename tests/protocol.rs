@@ -770,17 +770,35 @@ fn a_batch_in_flight_when_the_daemon_stops_is_written_whole_before_it_exits() {
 
 #[test]
 fn a_batch_asking_more_than_the_in_flight_limit_is_refused_past_it() {
-    let d = daemon().start();
+    let backend = Backend::start();
+    let d = daemon_for(&backend)
+        .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
+        .start();
+    backend.faults(json!({"hang": true, "paths": ["/documentation"]}));
     let mut c = client_of(&d, "2025-03-26");
-    let batch: Vec<Value> = (0..1100)
-        .map(|i| message(json!(i), "ping", json!({})))
-        .collect();
-    c.send(&Value::Array(batch));
-    let array = c.read().unwrap();
-    let answers = array.as_array().unwrap();
-    assert_eq!(answers.len(), 1100);
+    let pings = |from: usize, n: usize| -> Vec<Value> {
+        (from..from + n)
+            .map(|i| message(json!(i), "ping", json!({})))
+            .collect()
+    };
+    // One call held by the backend keeps this batch open, with its 1000 answers waiting.
+    let mut first = vec![message(
+        json!("slow"),
+        "tools/call",
+        json!({"name": "ide_agents_fetch_doc", "arguments": {"topic": "x"}}),
+    )];
+    first.extend(pings(0, 1000));
+    c.send(&Value::Array(first));
+    backend.wait_for("the call to reach the backend", |s| {
+        s["in_flight"].as_u64() == Some(1)
+    });
+    // 1001 requests open: the next batch gets 23 answers, then refusals.
+    c.send(&Value::Array(pings(1000, 100)));
+    let second = c.read().unwrap();
+    let answers = second.as_array().unwrap();
+    assert_eq!(answers.len(), 100, "{second}");
     let answered = answers.iter().filter(|a| a.get("result").is_some()).count();
-    assert_eq!(answered, 1024, "answers held in a batch count as in flight");
+    assert_eq!(answered, 23, "answers held in a batch count as in flight");
     let refused = answers.iter().find(|a| a.get("error").is_some()).unwrap();
     assert_eq!(refused["error"]["code"], -32600, "{refused}");
     assert!(
@@ -790,6 +808,37 @@ fn a_batch_asking_more_than_the_in_flight_limit_is_refused_past_it() {
             .contains("1024 requests"),
         "{refused}"
     );
-    // Written, the answers no longer count.
+    // The slow call cancelled, the first batch is written, and nothing counts any more.
+    c.send(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow"}}));
+    assert_eq!(by_id(&c.read().unwrap()).len(), 1000);
     next_line_answers_a_ping(&mut c);
+}
+
+#[test]
+fn a_batch_of_more_than_1024_messages_is_one_error() {
+    let d = daemon().start();
+    let mut c = client_of(&d, "2025-03-26");
+    let pings = |n: usize| -> Value {
+        Value::Array(
+            (0..n)
+                .map(|i| message(json!(i), "ping", json!({})))
+                .collect(),
+        )
+    };
+    c.send(&pings(1025));
+    let r = c.read().unwrap();
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (Value::Null, json!(-32600)),
+        "{r}"
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1024"),
+        "{r}"
+    );
+    c.send(&pings(1024));
+    assert_eq!(by_id(&c.read().unwrap()).len(), 1024);
 }

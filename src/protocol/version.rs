@@ -82,8 +82,17 @@ pub fn check_meta_version(req: &Request) -> Result<Option<&'static str>, RpcErro
     // A version that is not a string is a malformed request, not one to negotiate: -32022's
     // data names the requested version as a string.
     let Some(requested) = requested.as_str() else {
+        // Named by its type: the value itself can be any size.
+        let kind = match requested {
+            serde_json::Value::Null => "null",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::Object(_) => "an object",
+            serde_json::Value::String(_) => "a string",
+        };
         return Err(RpcError::invalid_params(format!(
-            "params._meta[\"{META_VERSION_KEY}\"] must be a protocol version string, got {requested}"
+            "params._meta[\"{META_VERSION_KEY}\"] must be a protocol version string, got {kind}"
         )));
     };
     let known = SUPPORTED_VERSIONS.into_iter().find(|s| *s == requested);

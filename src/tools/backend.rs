@@ -100,9 +100,9 @@ pub fn specs() -> Vec<ToolSpec> {
 }
 
 const NO_ANSWER_NOTE: &str =
-    "the backend took the request but no answer came back; the command may have run";
+    "the request was sent but no whole answer came back; the command may have run";
 const CANCELLED_NOTE: &str =
-    "the call was cancelled after the request left for the backend; the command may have run";
+    "the call was cancelled after it was handed to the backend pool; the command may have run";
 
 /// Audits a command run whose call is dropped before the backend answered.
 struct UnansweredRun<'a> {
