@@ -14,6 +14,11 @@ fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["type"] == kind).collect()
 }
 
+/// A daemon on `backend` whose audit log is written when it stops (and not before).
+fn written_on_stop(backend: &common::Backend) -> common::DaemonBuilder {
+    common::daemon_for(backend).env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+}
+
 /// Limits that never refill during a test: 0.01 token/s.
 fn limited(burst: &str) -> common::DaemonBuilder {
     daemon()
@@ -156,9 +161,7 @@ fn anomaly_counts_start_from_the_existing_audit_file() {
 #[test]
 fn approvals_are_audited_from_request_to_execution() {
     let backend = common::Backend::start();
-    let mut d = common::daemon_for(&backend)
-        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
-        .start();
+    let mut d = written_on_stop(&backend).start();
     let mut c = d.client();
     let ask = |c: &mut Client, command: &str| -> String {
         let r = c.call_tool("ide_agents_run_command", json!({ "command": command }));
@@ -258,9 +261,7 @@ fn approve_command(c: &mut Client, command: &str) -> String {
 #[test]
 fn a_command_the_backend_took_but_never_answered_spends_its_approval() {
     let backend = common::Backend::start();
-    let mut d = common::daemon_for(&backend)
-        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
-        .start();
+    let mut d = written_on_stop(&backend).start();
     let mut c = d.client();
     let action_id = approve_command(&mut c, "echo taken");
     // The backend runs it, then dies before answering.
@@ -299,8 +300,7 @@ fn a_command_the_backend_took_but_never_answered_spends_its_approval() {
 #[test]
 fn a_cancelled_command_run_is_audited_as_possibly_run() {
     let backend = common::Backend::start();
-    let mut d = common::daemon_for(&backend)
-        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+    let mut d = written_on_stop(&backend)
         .env("IDE_AGENTS_HEALTH_INTERVAL_SECS", "3600")
         .start();
     let mut c = d.client();
