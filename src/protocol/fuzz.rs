@@ -357,10 +357,13 @@ fn check_message_matches(message: &Message, v: &Value) {
             assert_eq!(field("method"), Some(&json!(n.method)));
             assert_eq!(field("params"), n.params.as_ref());
         }
-        Message::Response { id, payload } => {
+        Message::Response { id, outcome } => {
             assert_eq!(field("method"), None, "a response with a method");
             assert_eq!(id_of(v), Some(id.to_value()));
-            assert_eq!(field("result").or(field("error")), Some(payload));
+            match outcome {
+                Ok(result) => assert_eq!(field("result"), Some(result)),
+                Err(error) => assert_eq!(field("error"), Some(error)),
+            }
         }
     }
     if let Some(params) = field("params") {
@@ -399,7 +402,10 @@ fn check_reencoded(message: &Message) {
     let (id, mut v) = match message {
         Message::Request(req) => (Some(&req.id), json!({"method": req.method})),
         Message::Notification(n) => (None, json!({"method": n.method})),
-        Message::Response { id, payload } => (Some(id), json!({"result": payload})),
+        Message::Response { id, outcome } => match outcome {
+            Ok(result) => (Some(id), json!({ "result": result })),
+            Err(error) => (Some(id), json!({ "error": error })),
+        },
     };
     v["jsonrpc"] = json!("2.0");
     match message {

@@ -94,10 +94,11 @@ pub struct Notification {
 pub enum Message {
     Request(Request),
     Notification(Notification),
-    /// A response to a request the server sent (e.g. elicitation); id and payload.
+    /// A response to a request the server sent (e.g. elicitation): its `result`, or its
+    /// `error` object.
     Response {
         id: RequestId,
-        payload: Value,
+        outcome: Result<Value, Value>,
     },
 }
 
@@ -310,14 +311,15 @@ fn decode_text(text: &str, repair: Repair) -> Result<Message, DecodeError> {
         })),
         (Some(None), id) => Err(invalid(id, "method must be a string")),
         (None, Some(id)) if raw.result.is_some() || raw.error.is_some() => {
-            let payload = raw
-                .result
-                .or(raw.error)
-                .map(|v| serde_json::from_str(v.get()));
-            Ok(Message::Response {
-                id,
-                payload: payload.and_then(Result::ok).unwrap_or(Value::Null),
-            })
+            let read = |v: Option<&RawValue>| {
+                v.and_then(|v| serde_json::from_str(v.get()).ok())
+                    .unwrap_or(Value::Null)
+            };
+            let outcome = match raw.result {
+                Some(_) => Ok(read(raw.result)),
+                None => Err(read(raw.error)),
+            };
+            Ok(Message::Response { id, outcome })
         }
         (None, id) => Err(invalid(
             id,
@@ -402,6 +404,12 @@ pub fn encode_error(id: Option<&RequestId>, error: &RpcError) -> Bytes {
 }
 
 /// Serializes a server-to-client notification.
+/// A request the daemon sends to its client.
+pub fn encode_request(id: &RequestId, method: &str, params: &Value) -> Bytes {
+    let msg = json!({"jsonrpc": "2.0", "id": id.to_value(), "method": method, "params": params});
+    Bytes::from(serde_json::to_vec(&msg).unwrap_or_default())
+}
+
 pub fn encode_notification(method: &str, params: &Value) -> Bytes {
     let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
     Bytes::from(serde_json::to_vec(&msg).unwrap_or_default())

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod cursor;
+pub mod elicitation;
 pub mod envelope;
 pub mod framing;
 pub mod fuzz;
