@@ -133,6 +133,17 @@ impl Approvals {
         }
     }
 
+    /// The user answered the client's question about `action_id` (`elicitation/create`): its
+    /// pending action is settled either way, and an accept is a grant for the asking call
+    /// alone (given back, like any, if the command is never sent).
+    pub fn settle_asked(&self, action_id: &str, accepted: bool, now: Instant) -> Option<Grant> {
+        self.lock().pending.remove(action_id);
+        accepted.then(|| Grant {
+            action_id: action_id.to_string(),
+            expires: now + DEFAULT_GRANT_TTL,
+        })
+    }
+
     /// Puts back a grant taken for a call that never reached the backend (the breaker was
     /// open, or nothing listened): the single use is spent only by a command sent.
     pub fn give_back(&self, command: &str, grant: Grant, now: Instant) {

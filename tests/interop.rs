@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{BIN, daemon};
+use common::BIN;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -32,7 +32,12 @@ fn the_official_python_sdk_lists_and_calls_tools_through_connect() {
         "# Intro\n\nThe interop snippet body.\n",
     )
     .expect("kb snippet");
-    let d = daemon().dir(dir).env("IDE_AGENTS_KB_DIR", "kb").start();
+    // It runs a command, approved through the SDK's elicitation callback.
+    let backend = common::Backend::start();
+    let d = common::daemon_for(&backend)
+        .dir(dir)
+        .env("IDE_AGENTS_KB_DIR", "kb")
+        .start();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sdk_client.py");
     let out = Command::new(python())
         .arg(script)
@@ -49,4 +54,9 @@ fn the_official_python_sdk_lists_and_calls_tools_through_connect() {
     assert!(stdout.contains("legacy: protocol 2025-11-25"), "{stdout}");
     assert!(stdout.contains("auto: protocol 2026-07-28"), "{stdout}");
     assert!(stdout.contains("resources ok, prompts ok"), "{stdout}");
+    assert!(
+        stdout.contains("elicitation: accepted command ran, declined command refused"),
+        "{stdout}"
+    );
+    assert_eq!(backend.hits("POST /command"), 1);
 }

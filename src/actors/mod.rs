@@ -1,6 +1,7 @@
 //! The actors: a root supervisor on the main thread; on every worker thread a router
 //! (the worker's supervisor), its tool-group actors, and one session per connection.
 
+pub mod ask_client;
 pub mod backend_pool;
 pub mod batch;
 pub mod cache;

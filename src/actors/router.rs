@@ -1,6 +1,7 @@
 //! The per-worker supervisor: starts this worker's tool-group actors and routes each
 //! application request (everything after the lifecycle) to the actor that owns it.
 
+use super::ask_client::ClientAsker;
 use super::drain::Sessions;
 use super::groups::Groups;
 use super::rate_limit::{RateLimiter, Unaudited};
@@ -43,6 +44,8 @@ pub struct Dispatch {
     /// Fires when the session stops wanting the answer; given for `tools/call`, the only
     /// requests whose work can be cancelled.
     pub cancel: Option<CancelSignal>,
+    /// How a tool call asks the client's user, when the client can be asked.
+    pub asker: Option<ClientAsker>,
     pub reply: Responder,
 }
 
@@ -126,15 +129,15 @@ impl Router {
     /// Validates a `tools/call` and sends it to the owning group, which answers `reply`
     /// itself; tool failures become results. Every call with a tool name is recorded
     /// (metrics, span, audit) before it is answered.
-    fn tools_call(
-        &mut self,
-        req: Request,
-        era: Era,
-        connection: u64,
-        cancel: Option<CancelSignal>,
-        reply: Responder,
-    ) {
-        let Request { id, params, .. } = req;
+    fn tools_call(&mut self, msg: Dispatch) {
+        let Dispatch {
+            request: Request { id, params, .. },
+            era,
+            connection,
+            cancel,
+            asker,
+            reply,
+        } = msg;
         let params = match params {
             Some(Params::ToolCall(params)) => *params,
             // Array params: nothing to read a name from.
@@ -171,6 +174,7 @@ impl Router {
             protocol_version: era.version(),
             traceparent,
             notes: notes.clone(),
+            asker,
         };
         let telemetry = self.telemetry.clone();
         let (group, call) = match self.start_tool(&name, params.arguments, ctx, &mut record) {
@@ -398,11 +402,16 @@ fn approvals_method(
                 action_id,
                 command,
                 ttl_secs: Some(ttl.as_secs_f64()),
+                via: None,
             },
         ),
         Resolution::Denied { command } => (
             json!({"denied": true, "command": command}),
-            AuditEvent::ApprovalDenied { action_id, command },
+            AuditEvent::ApprovalDenied {
+                action_id,
+                command,
+                via: None,
+            },
         ),
         Resolution::Unknown => {
             return Err(RpcError::invalid_params(
@@ -472,17 +481,17 @@ impl Handler<Dispatch> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: Dispatch, _ctx: &mut Context<Self>) {
+        if msg.request.method == "tools/call" {
+            // Its latency is recorded where the tool's group answers.
+            return self.tools_call(msg);
+        }
         let Dispatch {
             request,
             era,
             connection,
-            cancel,
             reply,
+            ..
         } = msg;
-        if request.method == "tools/call" {
-            // Its latency is recorded where the tool's group answers.
-            return self.tools_call(request, era, connection, cancel, reply);
-        }
         let started = Instant::now();
         // Method names are static here so clients cannot grow the metrics map.
         let (method, respond) = match request.method.as_str() {

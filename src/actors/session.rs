@@ -5,6 +5,7 @@
 //! requests": every in-flight request still gets its answer before the session closes,
 //! unless the client has gone away entirely (then the in-flight work is dropped).
 
+use super::ask_client::{ClientAsker, ClientRequests, ToClient};
 use super::batch::{BatchId, Batches};
 use super::drain::{SessionClosed, SessionOpened};
 use super::outbox::Outbox;
@@ -12,6 +13,7 @@ use super::read_gate::{Gate, Hold};
 use super::respond::{Answer, Responder};
 use super::router::{Dispatch, Reply, Router, RpcResult};
 use crate::protocol::batch;
+use crate::protocol::elicitation;
 use crate::protocol::framing::{FrameError, LineCodec};
 use crate::protocol::jsonrpc::{
     self, DecodeError, INTERNAL_ERROR, INVALID_REQUEST, Message, Notification, Request, RequestId,
@@ -59,6 +61,10 @@ pub struct Session {
     gate: Gate,
     /// The legacy version `initialize` negotiated, if it ran.
     negotiated: Option<&'static str>,
+    /// How tool calls ask this client's user, when its `initialize` offered forms.
+    asker: Option<ClientAsker>,
+    /// The daemon's requests to the client awaiting answers.
+    client_requests: ClientRequests,
     in_flight: HashMap<RequestId, InFlight>,
     /// Batches whose array is not written yet (protocol 2025-03-26 only).
     batches: Batches,
@@ -117,6 +123,8 @@ impl Session {
                 fd,
                 gate,
                 negotiated: None,
+                asker: None,
+                client_requests: ClientRequests::default(),
                 in_flight: HashMap::new(),
                 batches: Batches::default(),
                 reading_batch: None,
@@ -235,9 +243,10 @@ impl Session {
             Err(e) => self.send_error(e.id.as_ref(), &e.error),
             Ok(Message::Request(req)) => self.on_request(req, ctx),
             Ok(Message::Notification(n)) => self.on_notification(n, ctx),
-            // The server sends no requests of its own yet, so there is nothing to match.
-            Ok(Message::Response { id, .. }) => {
-                log::debug!("session {}: unexpected response {id:?}", self.id)
+            Ok(Message::Response { id, outcome }) => {
+                if !self.client_requests.answered(&id, outcome) {
+                    log::debug!("session {}: response to no open request: {id:?}", self.id)
+                }
             }
         }
     }
@@ -343,6 +352,11 @@ impl Session {
                 .into_iter()
                 .find(|l| *l == v)
         });
+        if let Some(version) = self.negotiated
+            && elicitation::client_takes_forms(version, req.param("capabilities"))
+        {
+            self.asker = Some(ClientAsker::new(self.me.as_ref().clone().recipient()));
+        }
         Ok(Reply::Value(result))
     }
 
@@ -361,11 +375,18 @@ impl Session {
         let progress = progress_token(&request).map(|token| self.report_progress(token, ctx));
         let seq = self.next_seq;
         self.next_seq += 1;
+        // Only a legacy-era call can be asked about: the stateless era has no handshake that
+        // declared the capability.
+        let asker = match (&cancelled, era.is_modern()) {
+            (Some(_), false) => self.asker.clone(),
+            _ => None,
+        };
         self.router.do_send(Dispatch {
             request,
             era,
             connection: self.id,
             cancel: cancelled,
+            asker,
             reply: Responder::new(self.me.clone(), id.clone(), seq),
         });
         let batch = self.reading_batch;
@@ -450,12 +471,18 @@ impl Session {
             ctx.cancel_future(handle);
         }
         if self.reading {
-            self.reading = false;
+            self.reads_no_more();
             if !self.in_flight.is_empty() {
                 self.watch_for_hangup(ctx);
             }
         }
         self.close_if_done(ctx);
+    }
+
+    /// Nothing more is read from the client, answers to the daemon's own requests included.
+    fn reads_no_more(&mut self) {
+        self.reading = false;
+        self.client_requests.fail_all();
     }
 
     /// The shutdown grace ran out: every request still in flight is answered with an error
@@ -590,6 +617,34 @@ impl Handler<Notify> for Session {
     }
 }
 
+impl Handler<ToClient> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToClient, _ctx: &mut Context<Self>) {
+        match msg {
+            // A client that sent its last message cannot answer: the asker hears so at once
+            // (`reply` is dropped).
+            ToClient::Ask { .. } if !self.reading || self.outbox.closed() => {}
+            ToClient::Ask {
+                id,
+                method,
+                params,
+                reply,
+            } => {
+                let line = self.client_requests.open(id, method, &params, reply);
+                self.write(&line);
+            }
+            ToClient::Forget { id } => {
+                if let Some(line) = self.client_requests.forget(id)
+                    && !self.outbox.closed()
+                {
+                    self.write(&line);
+                }
+            }
+        }
+    }
+}
+
 /// How long the rest of a refused line is read and dropped.
 const REFUSED_INPUT_LINGER: Duration = Duration::from_secs(5);
 
@@ -677,18 +732,18 @@ impl StreamHandler<Result<BytesMut, FrameError>> for Session {
                     ),
                 );
                 self.send_error(None, &e);
-                self.reading = false;
+                self.reads_no_more();
                 drain_refused_input(self.fd);
             }
             Err(FrameError::Io(e)) => {
                 log::debug!("session {}: read error: {e}", self.id);
-                self.reading = false;
+                self.reads_no_more();
             }
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.reading = false;
+        self.reads_no_more();
         if !self.in_flight.is_empty() {
             self.watch_for_hangup(ctx);
         }

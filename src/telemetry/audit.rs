@@ -37,16 +37,23 @@ pub enum AuditEvent {
         command: String,
         session: u64,
     },
+    /// `via` names the client's question (`elicitation`) when the user answered there; such
+    /// a grant is for the asking call alone, so it has no `ttl_secs`.
     ApprovalGranted {
         action_id: String,
         #[serde(serialize_with = "truncated")]
         command: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
         ttl_secs: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<&'static str>,
     },
     ApprovalDenied {
         action_id: String,
         #[serde(serialize_with = "truncated")]
         command: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<&'static str>,
     },
     CommandExecuted {
         action_id: Option<String>,

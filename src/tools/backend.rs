@@ -3,12 +3,14 @@
 
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
 use super::{CallNotes, ErrorCode, ToolCall, ToolError, ToolResult, ToolWork, arg_str};
+use crate::actors::ask_client::ClientAsker;
 use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
 use crate::actors::telemetry::AuditLog;
-use crate::approvals::{Decision, shown};
+use crate::approvals::{self, Decision, Grant, shown};
 use crate::backend::encode::percent_encode;
 use crate::backend::{BackendCall, Target, unexpected_shape};
 use crate::cache::Kind;
+use crate::protocol::elicitation::{self, Answer};
 use crate::shared::Shared;
 use crate::telemetry::AuditEvent;
 use actix::Addr;
@@ -191,11 +193,11 @@ impl BackendTools {
     /// Runs `command` if approved; otherwise answers `approval_required` with the action id.
     async fn run(&self, call: &ToolCall, command: String, payload: Value) -> ToolResult {
         let session = call.ctx.connection;
-        match self
+        let decision = self
             .shared
             .approvals
-            .check(&command, call.tool.name, Instant::now())
-        {
+            .check(&command, call.tool.name, Instant::now());
+        match decision {
             Decision::Ask { action_id, new } => {
                 if new {
                     self.audit(AuditEvent::ApprovalRequested {
@@ -204,54 +206,124 @@ impl BackendTools {
                         session,
                     });
                 }
-                Err(approval_required(&command, &action_id))
-            }
-            Decision::Run { grant } => {
-                let request = BackendCall::post_once(
-                    Target::Backend,
-                    "/command",
-                    json!({"command": command, "payload": payload}),
-                );
-                // Armed while the answer is owed: a call dropped here (cancelled, or its
-                // client gone) may still have run the command, so the log says so.
-                let mut unanswered = UnansweredRun {
-                    tools: self,
-                    action_id: grant.as_ref().map(|g| g.action_id.clone()),
-                    command: &command,
-                    session,
-                    armed: true,
+                let Some(asker) = &call.ctx.asker else {
+                    return Err(approval_required(&command, &action_id));
                 };
-                let reply = backend_pool::call(&self.pool, request).await;
-                unanswered.armed = false;
-                drop(unanswered);
-                if let Err(e) = &reply
-                    && e.never_sent()
-                {
-                    // Not executed: no audit entry says it was, and the approval stays.
-                    if let Some(grant) = grant {
-                        self.shared
-                            .approvals
-                            .give_back(&command, grant, Instant::now());
-                    }
-                    return Err(e.to_tool_error());
-                }
-                let (success, note) = match &reply {
-                    Ok(_) => (Some(true), None),
-                    Err(e) if e.maybe_processed() => (None, Some(NO_ANSWER_NOTE)),
-                    Err(_) => (Some(false), None),
-                };
-                self.audit(AuditEvent::CommandExecuted {
-                    action_id: grant.map(|g| g.action_id),
-                    command,
-                    success,
-                    session: Some(session),
-                    note,
-                });
-                let reply = reply.map_err(|e| e.to_tool_error())?;
-                call.ctx.notes.backend_status(reply.status);
-                Ok(as_object(reply.body))
+                let cwd = arg_str(&call.args, "cwd");
+                let grant = self.ask_user(asker, call.tool.name, &command, cwd, action_id);
+                let grant = grant.await?;
+                self.send_command(call, command, payload, Some(grant)).await
             }
+            Decision::Run { grant } => self.send_command(call, command, payload, grant).await,
         }
+    }
+
+    /// Asks the user through the client whether `command` may run; their accept is a grant
+    /// for this call. A decline settles the action as denied; no answer (dismissed, an
+    /// error, the client gone) leaves it pending for `ide-agentsd approve`.
+    async fn ask_user(
+        &self,
+        asker: &ClientAsker,
+        tool: &str,
+        command: &str,
+        cwd: Option<&str>,
+        action_id: String,
+    ) -> Result<Grant, ToolError> {
+        let question = elicitation::approval_question(tool, command, cwd);
+        let answer = asker
+            .ask(elicitation::METHOD, question, approvals::PENDING_TTL)
+            .await;
+        let answer = match answer.map(|result| elicitation::read_answer(&result)) {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                log::warn!("{} answer not understood: {e}", elicitation::METHOD);
+                Answer::Cancel
+            }
+            Err(e) => {
+                log::debug!(
+                    "{} for {action_id} got no answer: {e:?}",
+                    elicitation::METHOD
+                );
+                Answer::Cancel
+            }
+        };
+        let approvals = &self.shared.approvals;
+        match answer {
+            Answer::Accept => {
+                let grant = approvals.settle_asked(&action_id, true, Instant::now());
+                self.audit(AuditEvent::ApprovalGranted {
+                    action_id: action_id.clone(),
+                    command: command.to_string(),
+                    ttl_secs: None,
+                    via: Some(elicitation::METHOD),
+                });
+                grant.ok_or_else(|| approval_required(command, &action_id))
+            }
+            Answer::Decline => {
+                approvals.settle_asked(&action_id, false, Instant::now());
+                self.audit(AuditEvent::ApprovalDenied {
+                    action_id,
+                    command: command.to_string(),
+                    via: Some(elicitation::METHOD),
+                });
+                Err(declined(command))
+            }
+            Answer::Cancel => Err(approval_required(command, &action_id)),
+        }
+    }
+
+    /// `POST /command` for an approved (or auto-approved) command, audited as executed.
+    async fn send_command(
+        &self,
+        call: &ToolCall,
+        command: String,
+        payload: Value,
+        grant: Option<Grant>,
+    ) -> ToolResult {
+        let session = call.ctx.connection;
+        let request = BackendCall::post_once(
+            Target::Backend,
+            "/command",
+            json!({"command": command, "payload": payload}),
+        );
+        // Armed while the answer is owed: a call dropped here (cancelled, or its
+        // client gone) may still have run the command, so the log says so.
+        let mut unanswered = UnansweredRun {
+            tools: self,
+            action_id: grant.as_ref().map(|g| g.action_id.clone()),
+            command: &command,
+            session,
+            armed: true,
+        };
+        let reply = backend_pool::call(&self.pool, request).await;
+        unanswered.armed = false;
+        drop(unanswered);
+        if let Err(e) = &reply
+            && e.never_sent()
+        {
+            // Not executed: no audit entry says it was, and the approval stays.
+            if let Some(grant) = grant {
+                self.shared
+                    .approvals
+                    .give_back(&command, grant, Instant::now());
+            }
+            return Err(e.to_tool_error());
+        }
+        let (success, note) = match &reply {
+            Ok(_) => (Some(true), None),
+            Err(e) if e.maybe_processed() => (None, Some(NO_ANSWER_NOTE)),
+            Err(_) => (Some(false), None),
+        };
+        self.audit(AuditEvent::CommandExecuted {
+            action_id: grant.map(|g| g.action_id),
+            command,
+            success,
+            session: Some(session),
+            note,
+        });
+        let reply = reply.map_err(|e| e.to_tool_error())?;
+        call.ctx.notes.backend_status(reply.status);
+        Ok(as_object(reply.body))
     }
 
     async fn command(&self, call: &ToolCall) -> ToolResult {
@@ -363,6 +435,20 @@ impl BackendTools {
             "backend_error": health.error,
         })
     }
+}
+
+/// The user declined the command in their client: it did not run, and asking again asks
+/// them again.
+fn declined(command: &str) -> ToolError {
+    ToolError::new(
+        ErrorCode::ApprovalRequired,
+        format!(
+            "You declined running `{}`; it did not run. Calling the tool again asks you again.",
+            shown(command)
+        ),
+    )
+    .with("declined", true)
+    .with("command", shown(command))
 }
 
 pub fn approval_required(command: &str, action_id: &str) -> ToolError {

@@ -11,6 +11,7 @@ pub mod observe;
 pub mod spec;
 pub mod ultra;
 
+use crate::actors::ask_client::ClientAsker;
 use crate::protocol::jsonrpc::RequestId;
 use crate::telemetry::span::SpanExtra;
 use futures_util::FutureExt;
@@ -65,6 +66,8 @@ pub struct CallContext {
     pub traceparent: Option<String>,
     /// What the call's span reports besides its outcome.
     pub notes: Arc<CallNotes>,
+    /// Asks the client's user (`elicitation/create`), when the client offered it.
+    pub asker: Option<ClientAsker>,
 }
 
 /// Facts a handler learns while it runs that its telemetry span reports (SPEC §8.1 `extra`):

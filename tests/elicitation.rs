@@ -1,0 +1,270 @@
+//! Approvals asked in the client (SPEC §9): a client that declared the `elicitation`
+//! capability is asked with `elicitation/create` before a command runs, and its user's
+//! answer decides, instead of an `approval_required` error and `ide-agentsd approve`.
+
+mod common;
+
+use common::{Backend, Client, Daemon, daemon_for, json_lines};
+use serde_json::{Value, json};
+
+const RUN_ID: i64 = 1;
+
+/// A daemon on `backend` whose audit log is written when it stops.
+fn start(backend: &Backend) -> Daemon {
+    daemon_for(backend)
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start()
+}
+
+/// A client that did the handshake in `version`, declaring `capabilities`.
+fn client(d: &Daemon, version: &str, capabilities: Value) -> Client {
+    let mut c = d.client();
+    let r = c.call(
+        "initialize",
+        json!({"protocolVersion": version, "capabilities": capabilities,
+               "clientInfo": {"name": "asked", "version": "0"}}),
+    );
+    assert_eq!(r["result"]["protocolVersion"], version, "{r}");
+    c.notify("notifications/initialized", json!({}));
+    c
+}
+
+fn asking_client(d: &Daemon) -> Client {
+    client(d, "2025-11-25", json!({"elicitation": {}}))
+}
+
+/// Calls `ide_agents_run_command` for `command` (request id [`RUN_ID`]).
+fn run(c: &mut Client, command: &str) {
+    c.request(
+        json!(RUN_ID),
+        "tools/call",
+        json!({"name": "ide_agents_run_command", "arguments": {"command": command}}),
+    );
+}
+
+/// The next message, which must be the daemon's `elicitation/create` request.
+fn question(c: &mut Client) -> Value {
+    let asked = c.read().expect("the daemon closed instead of asking");
+    assert_eq!(asked["method"], "elicitation/create", "{asked}");
+    assert!(
+        asked["id"].is_string() || asked["id"].is_number(),
+        "{asked}"
+    );
+    asked
+}
+
+fn answer(c: &mut Client, asked: &Value, action: &str) {
+    c.send(&json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": action}}));
+}
+
+/// The result of the run call, skipping anything else.
+fn run_result(c: &mut Client) -> Value {
+    loop {
+        let msg = c.read().expect("the daemon closed before answering");
+        if msg["id"] == json!(RUN_ID) {
+            return msg["result"].clone();
+        }
+    }
+}
+
+fn error_code(result: &Value) -> &str {
+    result["structuredContent"]["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn pending(c: &mut Client) -> Vec<Value> {
+    let listed = c.call_modern("ide-agents/approvals/list", json!({}));
+    listed["result"]["pending"].as_array().cloned().unwrap()
+}
+
+/// Stops the daemon; its audit lines.
+fn audit_on_stop(d: &mut Daemon) -> Vec<Value> {
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit().success());
+    json_lines(&d.dir.path().join("logs/security_audit.jsonl"))
+}
+
+#[test]
+fn a_command_the_user_accepts_in_the_client_runs_once_and_is_audited() {
+    let backend = Backend::start();
+    let mut d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "echo asked in the IDE");
+    let asked = question(&mut c);
+    let message = asked["params"]["message"].as_str().unwrap();
+    assert!(message.contains("echo asked in the IDE"), "{message}");
+    assert!(message.contains("ide_agents_run_command"), "{message}");
+    assert_eq!(asked["params"]["requestedSchema"]["type"], "object");
+    // Nothing runs while the user decides.
+    assert_eq!(backend.hits("POST /command"), 0);
+    answer(&mut c, &asked, "accept");
+    let ran = run_result(&mut c);
+    assert_eq!(ran["isError"], false, "{ran}");
+    assert_eq!(backend.hits("POST /command"), 1);
+    assert!(pending(&mut c).is_empty());
+    // The accept was for that call alone: the next run asks again.
+    run(&mut c, "echo asked in the IDE");
+    let again = question(&mut c);
+    answer(&mut c, &again, "decline");
+    run_result(&mut c);
+
+    let lines = audit_on_stop(&mut d);
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "approval_requested",
+            "approval_granted",
+            "command_executed",
+            "approval_requested",
+            "approval_denied"
+        ],
+        "{lines:?}"
+    );
+    let action_id = &lines[0]["action_id"];
+    assert_eq!(&lines[1]["action_id"], action_id);
+    assert_eq!(lines[1]["via"], "elicitation/create");
+    assert_eq!(lines[1].get("ttl_secs"), None, "{:?}", lines[1]);
+    assert_eq!(&lines[2]["action_id"], action_id);
+    assert_eq!(lines[2]["success"], true);
+    assert_eq!(lines[4]["via"], "elicitation/create");
+}
+
+#[test]
+fn a_command_the_user_declines_does_not_run_and_its_action_is_settled() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "whoami");
+    let asked = question(&mut c);
+    answer(&mut c, &asked, "decline");
+    let refused = run_result(&mut c);
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert_eq!(error_code(&refused), "approval_required", "{refused}");
+    assert_eq!(refused["structuredContent"]["error"]["declined"], true);
+    let text = refused["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("declined"), "{text}");
+    assert_eq!(backend.hits("POST /command"), 0);
+    assert!(
+        pending(&mut c).is_empty(),
+        "a declined action is not left pending"
+    );
+}
+
+#[test]
+fn a_dismissed_question_leaves_the_action_pending_for_the_cli() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "pwd");
+    let asked = question(&mut c);
+    answer(&mut c, &asked, "cancel");
+    let asked_result = run_result(&mut c);
+    assert_eq!(error_code(&asked_result), "approval_required");
+    let action_id = asked_result["structuredContent"]["error"]["action_id"]
+        .as_str()
+        .expect("the action id for `ide-agentsd approve`")
+        .to_string();
+    let listed = pending(&mut c);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["action_id"], action_id.as_str());
+    assert_eq!(backend.hits("POST /command"), 0);
+    // Approved from the CLI, the next call runs without asking.
+    let approve = c.call_modern(
+        "ide-agents/approvals/approve",
+        json!({ "action_id": action_id }),
+    );
+    assert_eq!(approve["result"]["approved"], true, "{approve}");
+    run(&mut c, "pwd");
+    let ran = c.read().unwrap();
+    assert_eq!(ran["id"], json!(RUN_ID), "answered, not asked: {ran}");
+    assert_eq!(ran["result"]["isError"], false, "{ran}");
+    assert_eq!(backend.hits("POST /command"), 1);
+}
+
+#[test]
+fn an_error_or_an_unreadable_answer_leaves_the_action_pending() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "date");
+    let asked = question(&mut c);
+    c.send(&json!({"jsonrpc": "2.0", "id": asked["id"],
+                   "error": {"code": -32601, "message": "no forms here"}}));
+    let first = run_result(&mut c);
+    assert_eq!(error_code(&first), "approval_required", "{first}");
+    run(&mut c, "date");
+    let asked = question(&mut c);
+    answer(&mut c, &asked, "sure");
+    let second = run_result(&mut c);
+    assert_eq!(error_code(&second), "approval_required", "{second}");
+    assert_eq!(pending(&mut c).len(), 1);
+    assert_eq!(backend.hits("POST /command"), 0);
+}
+
+#[test]
+fn clients_that_cannot_be_asked_get_approval_required_at_once() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let cases = [
+        // The capability does not exist before 2025-06-18.
+        ("2025-03-26", json!({"elicitation": {}})),
+        ("2025-11-25", json!({})),
+        // URL mode only: no forms.
+        ("2025-11-25", json!({"elicitation": {"url": {}}})),
+    ];
+    for (version, capabilities) in cases {
+        let mut c = client(&d, version, capabilities.clone());
+        run(&mut c, "ls");
+        let first = c.read().unwrap();
+        assert_eq!(
+            first["id"],
+            json!(RUN_ID),
+            "{version} {capabilities}: {first}"
+        );
+        assert_eq!(error_code(&first["result"]), "approval_required");
+    }
+    // A stateless-era call on an asking session is not asked either: that era declares no
+    // capability in a handshake.
+    let mut c = asking_client(&d);
+    let r = c.call_tool("ide_agents_run_command", json!({"command": "ls"}));
+    assert_eq!(error_code(&r), "approval_required", "{r}");
+    assert_eq!(backend.hits("POST /command"), 0);
+}
+
+#[test]
+fn a_call_cancelled_while_asking_withdraws_the_question() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "echo never");
+    let asked = question(&mut c);
+    c.notify("notifications/cancelled", json!({"requestId": RUN_ID}));
+    let withdrawn = c.read().unwrap();
+    assert_eq!(
+        withdrawn["method"], "notifications/cancelled",
+        "{withdrawn}"
+    );
+    assert_eq!(withdrawn["params"]["requestId"], asked["id"]);
+    // A late accept runs nothing, and the session serves on.
+    answer(&mut c, &asked, "accept");
+    let pong = c.call("ping", json!({}));
+    assert_eq!(pong["result"], json!({}), "{pong}");
+    assert_eq!(backend.hits("POST /command"), 0);
+}
+
+#[test]
+fn a_client_that_stops_sending_while_asked_gets_its_answer_and_the_close() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "echo half");
+    question(&mut c);
+    // It can no longer answer the question: the call is answered without waiting.
+    c.shutdown_write();
+    let r = run_result(&mut c);
+    assert_eq!(error_code(&r), "approval_required", "{r}");
+    assert!(c.read().is_none(), "the session closes once answered");
+    assert_eq!(backend.hits("POST /command"), 0);
+}
