@@ -23,7 +23,7 @@ macro_rules! settings {
 }
 
 settings! {
-    "IDE_AGENTS_SOCKET", "socket", "Unix socket path [default: $XDG_RUNTIME_DIR/ide-agents/mcp.sock]";
+    "IDE_AGENTS_SOCKET", "socket", "Unix socket path [default: $XDG_RUNTIME_DIR/ide-agents/mcp.sock, else /tmp/ide-agents-$UID/mcp.sock]";
     "IDE_AGENTS_WORKERS", "workers", "worker threads [default: number of cores]";
     "IDE_AGENTS_MAX_MESSAGE_BYTES", "max-message-bytes", "longest accepted message line [default: 4194304]";
     "IDE_AGENTS_PAGE_SIZE", "page-size", "items per page of list results [default: 100]";

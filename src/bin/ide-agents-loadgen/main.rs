@@ -26,7 +26,11 @@ use crate::scenario::{RequestSpec, Scenario};
 use crate::transport::Target;
 
 #[derive(Parser)]
-#[command(name = "ide-agents-loadgen", version, about)]
+#[command(
+    name = "ide-agents-loadgen",
+    version,
+    about = "Load generator for MCP servers on a Unix socket or a stdio command, and the bare echo server that is their ceiling"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
