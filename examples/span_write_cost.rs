@@ -50,7 +50,9 @@ fn main() -> Result<(), String> {
     let stats = Arc::new(TelemetryStats::default());
     let (tx, rx) = bounded(writer::QUEUE_BATCHES);
     let start = Instant::now();
-    let thread = writer::spawn(files, rx, stats.clone()).map_err(|e| e.to_string())?;
+    // Its end of `ended` goes with the thread; joining tells the same here.
+    let (ended, _) = bounded(0);
+    let thread = writer::spawn(files, rx, stats.clone(), ended).map_err(|e| e.to_string())?;
     for b in prepared {
         tx.send(WriterMsg::Spans(b)).map_err(|e| e.to_string())?;
     }

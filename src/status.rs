@@ -5,6 +5,7 @@
 use crate::protocol::version::{LEGACY_VERSIONS, MODERN_VERSION};
 use crate::shared::Shared;
 use crate::telemetry::log_file::dir_writable;
+use crate::telemetry::stats::WRITER_STUCK_AFTER_MS;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -88,6 +89,17 @@ pub fn degraded_reasons(shared: &Shared, backend: &Value) -> Vec<String> {
             "{} is not writable: {} audit event(s) dropped so far",
             shared.telemetry.audit_file.display(),
             stats.audit_dropped.load(Relaxed)
+        ));
+    }
+    let busy_since = stats.writer_busy_since_ms.load(Relaxed);
+    let busy_for = crate::clock::epoch_millis().saturating_sub(busy_since);
+    if busy_since > 0 && busy_for >= WRITER_STUCK_AFTER_MS {
+        reasons.push(format!(
+            "the telemetry writer has been in one write to {} for {} s, {} span(s) waiting: \
+             its filesystem may have stopped taking writes",
+            dir.display(),
+            busy_for / 1000,
+            stats.spans_queued.load(Relaxed)
         ));
     }
     if backend.get("ok") == Some(&Value::Bool(false)) {

@@ -175,6 +175,47 @@ fn the_grace_period_bounds_the_drain() {
 }
 
 #[test]
+fn a_telemetry_writer_stuck_in_the_filesystem_is_reported_and_does_not_keep_the_daemon_from_exiting()
+ {
+    // A FIFO nobody reads stands in for a hung filesystem: opening it for writing blocks.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("logs")).unwrap();
+    let fifo = std::ffi::CString::new(
+        dir.path()
+            .join("logs/mcp_tool_spans.jsonl")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let mut d = daemon()
+        .dir(dir)
+        .env("IDE_AGENTS_TELEMETRY_BATCH", "1")
+        .env("IDE_AGENTS_SHUTDOWN_GRACE_SECS", "0.5")
+        .start();
+    // Requests never wait on the writer.
+    let r = d.client().call_tool("ide_agents_healthz", json!({}));
+    assert_eq!(r["isError"], false, "{r}");
+    // `status` says so once a write has taken 5 s.
+    let mut reasons = Value::Null;
+    common::wait_until("status names the stuck writer", || {
+        let (code, status) = d.status_json();
+        reasons = status["degraded_reasons"].clone();
+        code == Some(4)
+            && reasons
+                .to_string()
+                .contains("telemetry writer has been in one write")
+    });
+    assert!(reasons.to_string().contains("span(s) waiting"), "{reasons}");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit().code(), Some(0));
+    let said = d.wait_for_log("the telemetry writer did not finish within");
+    assert!(said.contains("not written"), "{said}");
+    assert!(!d.socket.exists());
+}
+
+#[test]
 fn calls_the_grace_cuts_off_are_answered_with_an_error_and_leave_a_span() {
     let backend = common::Backend::start();
     backend.faults(json!({"hang": true, "paths": ["/documentation"]}));

@@ -120,6 +120,32 @@ fn spans_are_written_when_a_batch_fills() {
 }
 
 #[test]
+fn spread_over_two_workers_a_batch_is_written_before_the_flush_interval() {
+    let d = daemon()
+        .env("IDE_AGENTS_WORKERS", "2")
+        .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "3600")
+        .start();
+    // Two connections opened one after the other land on different workers.
+    let (mut a, mut b) = (d.client(), d.client());
+    for _ in 0..60 {
+        healthz(&mut a);
+        healthz(&mut b);
+    }
+    // 120 spans buffered in all: a batch's worth is on disk, whichever worker holds them.
+    wait_until("the workers' shares of a batch on disk", || {
+        raw_lines(&spans_file(&d)).len() >= 100
+    });
+    let (_, status) = d.status_json();
+    let t = &status["telemetry"];
+    assert_eq!(
+        t["written"].as_u64().unwrap() + t["buffered"].as_u64().unwrap(),
+        120,
+        "{t}"
+    );
+    assert!(t["buffered"].as_u64().unwrap() < 100, "{t}");
+}
+
+#[test]
 fn the_flush_timer_writes_spans_without_further_traffic() {
     let d = daemon()
         .env("IDE_AGENTS_TELEMETRY_FLUSH_SECS", "0.2")

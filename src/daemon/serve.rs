@@ -53,7 +53,7 @@ pub fn run(mut config: Config) -> Result<(), String> {
     let outcome = system.run().map_err(|e| format!("runtime failed: {e}"));
     // The workers handed their buffers to the writer before the system stopped (the
     // before-exit hook below); now the writer writes the last batches and fsyncs.
-    shared.telemetry.close();
+    shared.telemetry.close(shared.config.shutdown_grace);
     listening.remove_own_file();
     log::info!("stopped");
     outcome

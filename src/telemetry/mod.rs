@@ -34,6 +34,9 @@ pub use audit::AuditEvent;
 pub struct Telemetry {
     /// Spans are recorded (`IDE_AGENTS_TELEMETRY_ENABLED`); audit events always are.
     pub spans_enabled: bool,
+    /// Items a worker's buffer holds before handing them on: its share of
+    /// `IDE_AGENTS_TELEMETRY_BATCH`, so that the workers together never hold a whole batch
+    /// unwritten for the flush interval (each keeps its own buffer, unshared on the path).
     pub batch: usize,
     pub flush: Duration,
     pub spans_file: PathBuf,
@@ -46,7 +49,13 @@ pub struct Telemetry {
     sender: Sender<WriterMsg>,
     /// Taken by [`Telemetry::start_writer`].
     receiver: Mutex<Option<Receiver<WriterMsg>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Mutex<Option<Writing>>,
+}
+
+/// The running writer thread, and the channel that disconnects when it ends.
+struct Writing {
+    thread: JoinHandle<()>,
+    ended: Receiver<()>,
 }
 
 impl Telemetry {
@@ -55,7 +64,7 @@ impl Telemetry {
         let (sender, receiver) = crossbeam_channel::bounded(writer::QUEUE_BATCHES);
         Telemetry {
             spans_enabled: config.telemetry_enabled,
-            batch: config.telemetry_batch,
+            batch: config.telemetry_batch.div_ceil(config.workers.max(1)),
             flush: config.telemetry_flush,
             spans_file: config.logs_dir.join(writer::SPANS_FILE),
             audit_file: config.logs_dir.join(writer::AUDIT_FILE),
@@ -94,9 +103,11 @@ impl Telemetry {
             max_bytes: self.max_bytes,
             keep: self.keep,
         };
-        let handle = writer::spawn(files, rx, self.stats.clone())
+        let (ended_tx, ended) = crossbeam_channel::bounded(0);
+        let thread = writer::spawn(files, rx, self.stats.clone(), ended_tx)
             .map_err(|e| format!("cannot start the telemetry writer thread: {e}"))?;
-        *self.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        *self.thread.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Writing { thread, ended });
         Ok(())
     }
 
@@ -110,9 +121,11 @@ impl Telemetry {
 
     /// The last step of a clean stop, after every worker's buffer was flushed
     /// (`actors::telemetry::flush_workers`): the writer writes what is queued, fsyncs both
-    /// files, and ends; this waits for it.
-    pub fn close(&self) {
-        let Some(thread) = self
+    /// files, and ends; this waits for it, at most `patience`. A writer stuck in the
+    /// filesystem (a hung mount, a FIFO nobody reads) must not keep the daemon, and the
+    /// lock on its socket path, alive: past that the daemon exits and says what it left.
+    pub fn close(&self, patience: Duration) {
+        let Some(Writing { thread, ended }) = self
             .thread
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -120,9 +133,30 @@ impl Telemetry {
         else {
             return;
         };
-        // A blocking send: at shutdown waiting for room is right, and the writer drains.
-        if self.sender.send(WriterMsg::Close).is_err() {
-            log::warn!("the telemetry writer had already stopped");
+        let deadline = std::time::Instant::now() + patience;
+        // Waiting for room is right at shutdown: the writer drains the queue ahead of it.
+        let told = match self.sender.send_deadline(WriterMsg::Close, deadline) {
+            Ok(()) => true,
+            Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => {
+                log::warn!("the telemetry writer had already stopped");
+                true
+            }
+            Err(crossbeam_channel::SendTimeoutError::Timeout(_)) => false,
+        };
+        // The writer drops its end when it returns (or unwinds).
+        let finished = told
+            && matches!(
+                ended.recv_deadline(deadline),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+            );
+        if !finished {
+            log::warn!(
+                "the telemetry writer did not finish within {patience:?} (is a log file on a \
+                 filesystem that stopped taking writes?); exiting with {} span(s), and any audit \
+                 events queued with them, not written",
+                self.stats.spans_queued.load(Relaxed),
+            );
+            return;
         }
         if thread.join().is_err() {
             log::warn!("the telemetry writer thread panicked; some spans may be lost");

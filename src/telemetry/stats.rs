@@ -22,7 +22,12 @@ pub struct TelemetryStats {
     pub audit_failing: AtomicBool,
     /// The writer's queue was full the last time a worker handed it a batch.
     pub writer_behind: AtomicBool,
+    /// Epoch ms at which the writer began the batch it is writing (0: it waits for work).
+    pub writer_busy_since_ms: AtomicU64,
 }
+
+/// A batch taking this long is a writer stuck in its filesystem, not a slow disk.
+pub const WRITER_STUCK_AFTER_MS: u64 = 5_000;
 
 impl TelemetryStats {
     /// Both files took their last batch (what `ide_agents_readyz` reports).

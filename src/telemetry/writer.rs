@@ -38,14 +38,19 @@ pub struct WriterFiles {
 }
 
 /// Starts the writer thread; it ends on [`WriterMsg::Close`] or when every sender is gone.
+/// `ended` is dropped when the thread ends, however it ends.
 pub fn spawn(
     files: WriterFiles,
     rx: Receiver<WriterMsg>,
     stats: Arc<TelemetryStats>,
+    ended: crossbeam_channel::Sender<()>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("telemetry-writer".into())
-        .spawn(move || Writer::new(files, stats).run(rx))
+        .spawn(move || {
+            let _ended = ended;
+            Writer::new(files, stats).run(rx)
+        })
 }
 
 struct Sink {
@@ -135,13 +140,20 @@ impl Writer {
         let mut next_retry = Instant::now() + RETRY_FAILING;
         loop {
             let msg = rx.recv_timeout(RETRY_FAILING);
+            // What follows can block in the filesystem; `status` tells how long it has.
+            let stats = self.stats.clone();
+            let busy = &stats.writer_busy_since_ms;
+            busy.store(crate::clock::epoch_millis(), Relaxed);
             if (self.spans.failing || self.audit.failing) && Instant::now() >= next_retry {
                 self.retry_failing();
                 next_retry = Instant::now() + RETRY_FAILING;
             }
             let msg = match msg {
                 Ok(msg) => msg,
-                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Timeout) => {
+                    busy.store(0, Relaxed);
+                    continue;
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             match msg {
@@ -160,6 +172,7 @@ impl Writer {
                 }
                 WriterMsg::Close => break,
             }
+            self.stats.writer_busy_since_ms.store(0, Relaxed);
         }
         for sink in [&mut self.spans, &mut self.audit] {
             if let Err(e) = sink.log.sync() {
