@@ -331,6 +331,18 @@ fn a_backend_that_is_down_is_reported_fast_with_what_to_start() {
 }
 
 #[test]
+fn a_backend_that_answers_its_health_check_without_ok_is_reported_as_saying_so() {
+    let backend = Backend::start();
+    backend.faults(json!({"garbage": true, "paths": ["/health"]}));
+    let d = daemon_for(&backend).start();
+    let ready = d.client().call_tool("ide_agents_readyz", json!({}));
+    assert_eq!(ok(&ready)["backend_ok"], false, "{ready}");
+    let said = ok(&ready)["backend_error"].as_str().unwrap().to_string();
+    // Not "answered 200", which reads as if nothing were wrong.
+    assert!(said.contains("answered 200 without \"ok\": true"), "{said}");
+}
+
+#[test]
 fn server_errors_are_retried_for_reads_but_a_command_is_sent_exactly_once() {
     let backend = Backend::start();
     let d = daemon_for(&backend)

@@ -243,8 +243,13 @@ async fn probe(upstream: &Upstream) -> Health {
                 .get("ml_models")
                 .cloned()
                 .unwrap_or_else(|| serde_json::json!({}));
-            if !ok {
+            if status != 200 {
                 health.error = Some(format!("GET {url} answered {status}"));
+            } else if !ok {
+                // The backend is up and says it is not well.
+                health.error = Some(format!(
+                    "GET {url} answered 200 without \"ok\": true (the backend reports itself unhealthy)"
+                ));
             }
         }
         Err(e) => {

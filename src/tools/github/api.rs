@@ -186,6 +186,11 @@ pub fn github_error(e: &BackendError) -> ToolError {
             headers,
         } => {
             let said = &cut_detail(body["message"].as_str().unwrap_or(""));
+            // GitHub's own words after the status, when it gave any.
+            let status_said = match said.is_empty() {
+                true => status.to_string(),
+                false => format!("{status} {said}"),
+            };
             let rate_limited = *status == 429
                 || (*status == 403
                     && (headers.get("x-ratelimit-remaining") == Some("0")
@@ -197,14 +202,14 @@ pub fn github_error(e: &BackendError) -> ToolError {
                     401 => ToolError::new(
                         ErrorCode::Unauthorized,
                         format!(
-                            "GitHub refused the token ({status} {said}): check GITHUB_TOKEN (or \
+                            "GitHub refused the token ({status_said}): check GITHUB_TOKEN (or \
                              GITHUB_PERSONAL_ACCESS_TOKEN) — it may be mistyped, expired or revoked."
                         ),
                     ),
                     403 => ToolError::new(
                         ErrorCode::Unauthorized,
                         format!(
-                            "GitHub forbids this with the current token (403 {said}): it may lack \
+                            "GitHub forbids this with the current token ({status_said}): it may lack \
                              the repo scope or access to the organisation."
                         ),
                     ),
@@ -352,5 +357,16 @@ mod tests {
         });
         assert_eq!(t.code, ErrorCode::Unauthorized);
         assert!(t.message.contains("GITHUB_TOKEN"));
+        assert!(t.message.contains("(401 Bad credentials)"), "{}", t.message);
+        // Without GitHub's words, the status stands alone.
+        for code in [401, 403] {
+            let t = github_error(&BackendError::Status {
+                url: "u".into(),
+                status: code,
+                body: json!({}),
+                headers: Headers::default(),
+            });
+            assert!(t.message.contains(&format!("({code})")), "{}", t.message);
+        }
     }
 }
