@@ -268,3 +268,101 @@ fn a_client_that_stops_sending_while_asked_gets_its_answer_and_the_close() {
     assert!(c.read().is_none(), "the session closes once answered");
     assert_eq!(backend.hits("POST /command"), 0);
 }
+
+/// A stateless-era `ide_agents_run_command` call from a client that takes forms, with the
+/// retry's `extra` params (`inputResponses`, `requestState`); its result.
+fn stateless_run(c: &mut Client, command: &str, extra: Value) -> Value {
+    let mut params = json!({
+        "name": "ide_agents_run_command",
+        "arguments": {"command": command},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+        },
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        params[k] = v.clone();
+    }
+    let r = c.call("tools/call", params);
+    r.get("result").cloned().unwrap_or_else(|| panic!("{r}"))
+}
+
+/// The round's question and state, checking its shape.
+fn asked_round(result: &Value, command: &str) -> String {
+    assert_eq!(result["resultType"], "input_required", "{result}");
+    let question = &result["inputRequests"]["approval"];
+    assert_eq!(question["method"], "elicitation/create", "{result}");
+    let message = question["params"]["message"].as_str().unwrap();
+    assert!(message.contains(command), "{message}");
+    assert_eq!(question["params"]["requestedSchema"]["type"], "object");
+    assert!(
+        result.get("content").is_none(),
+        "a round is not a tool result: {result}"
+    );
+    result["requestState"].as_str().unwrap().to_string()
+}
+
+fn retry(state: &str, action: &str) -> Value {
+    json!({"inputResponses": {"approval": {"action": action}}, "requestState": state})
+}
+
+#[test]
+fn a_stateless_call_asks_in_a_round_and_its_accepted_retry_runs_the_command_once() {
+    let backend = Backend::start();
+    let mut d = start(&backend);
+    let mut c = d.client();
+    let first = stateless_run(&mut c, "echo round trip", json!({}));
+    let state = asked_round(&first, "echo round trip");
+    // The round's state names the pending action, which the CLI lists too.
+    let listed = pending(&mut c);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["action_id"], state.as_str());
+    assert_eq!(backend.hits("POST /command"), 0);
+
+    let ran = stateless_run(&mut c, "echo round trip", retry(&state, "accept"));
+    assert_eq!(ran["isError"], false, "{ran}");
+    assert_eq!(ran["resultType"], "complete", "{ran}");
+    assert_eq!(backend.hits("POST /command"), 1);
+    assert!(pending(&mut c).is_empty());
+    // The same accept sent again is for a round that is over: it is asked anew, not run.
+    let replayed = stateless_run(&mut c, "echo round trip", retry(&state, "accept"));
+    assert_ne!(asked_round(&replayed, "echo round trip"), state);
+    assert_eq!(backend.hits("POST /command"), 1);
+
+    let lines = audit_on_stop(&mut d);
+    let granted: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "approval_granted")
+        .collect();
+    assert_eq!(granted.len(), 1, "{lines:?}");
+    assert_eq!(granted[0]["action_id"], state.as_str());
+    assert_eq!(granted[0]["via"], "elicitation/create");
+}
+
+#[test]
+fn a_stateless_decline_refuses_and_a_state_not_handed_out_is_asked_anew() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = d.client();
+    let state = asked_round(&stateless_run(&mut c, "whoami", json!({})), "whoami");
+    // An accept for a state this daemon never handed out runs nothing.
+    let forged = stateless_run(&mut c, "whoami", retry("0000000000000000", "accept"));
+    assert_eq!(
+        asked_round(&forged, "whoami"),
+        state,
+        "still the same pending action"
+    );
+    // Nor does an accept of this round for another command.
+    let other = stateless_run(&mut c, "date", retry(&state, "accept"));
+    asked_round(&other, "date");
+    assert_eq!(backend.hits("POST /command"), 0);
+
+    let refused = stateless_run(&mut c, "whoami", retry(&state, "decline"));
+    assert_eq!(error_code(&refused), "approval_required", "{refused}");
+    assert_eq!(refused["structuredContent"]["error"]["declined"], true);
+    // The declined action is settled; the other command's stays pending.
+    let listed = pending(&mut c);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["command"], "date");
+    assert_eq!(backend.hits("POST /command"), 0);
+}

@@ -54,9 +54,9 @@ fn the_official_python_sdk_lists_and_calls_tools_through_connect() {
     assert!(stdout.contains("legacy: protocol 2025-11-25"), "{stdout}");
     assert!(stdout.contains("auto: protocol 2026-07-28"), "{stdout}");
     assert!(stdout.contains("resources ok, prompts ok"), "{stdout}");
-    assert!(
-        stdout.contains("elicitation: accepted command ran, declined command refused"),
-        "{stdout}"
-    );
-    assert_eq!(backend.hits("POST /command"), 1);
+    for mode in ["legacy", "auto"] {
+        let said = format!("{mode} elicitation: accepted command ran, declined command refused");
+        assert!(stdout.contains(&said), "{stdout}");
+    }
+    assert_eq!(backend.hits("POST /command"), 2);
 }

@@ -18,10 +18,12 @@ use crate::telemetry::AuditEvent;
 use crate::telemetry::metrics::MetricsCell;
 use crate::telemetry::span::SpanExtra;
 use crate::tools::error::encode_call_result;
-use crate::tools::{CallContext, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError};
+use crate::tools::{
+    Asking, CallContext, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError, ToolOutput,
+};
 use actix::{Actor, AsyncContext, Context, Handler, Recipient, ResponseFuture};
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -152,13 +154,23 @@ impl Router {
                 "tools/call needs params.name, a string",
             ))));
         };
-        let traceparent = match params.meta {
-            Some(Value::Object(mut meta)) => match meta.remove("traceparent") {
-                // A W3C traceparent is 55 characters; a client can send any length.
-                Some(Value::String(t)) => Some(super::telemetry::loggable(&t)),
-                _ => None,
-            },
+        let mut meta = match params.meta {
+            Some(Value::Object(meta)) => meta,
+            _ => Map::new(),
+        };
+        let traceparent = match meta.remove("traceparent") {
+            // A W3C traceparent is 55 characters; a client can send any length.
+            Some(Value::String(t)) => Some(super::telemetry::loggable(&t)),
             _ => None,
+        };
+        let asking = match asker {
+            Some(asker) => Asking::Live(asker),
+            None if era.is_modern() => Asking::Rounds {
+                meta,
+                responses: params.input_responses,
+                state: params.request_state,
+            },
+            None => Asking::No,
         };
         let notes = Arc::new(CallNotes::default());
         let mut record = CallRecord::start(SpanExtra {
@@ -174,7 +186,7 @@ impl Router {
             protocol_version: era.version(),
             traceparent,
             notes: notes.clone(),
-            asker,
+            asking,
         };
         let telemetry = self.telemetry.clone();
         let (group, call) = match self.start_tool(&name, params.arguments, ctx, &mut record) {
@@ -431,6 +443,10 @@ fn ready(result: RpcResult) -> Respond {
 }
 
 fn tool_reply(outcome: &CallOutcome, era: Era) -> Reply {
+    // Decorated for its era like any result, keeping its own `resultType`.
+    if let Ok(ToolOutput::InputRequired(round)) = outcome {
+        return Reply::Value(round.clone());
+    }
     let suffix = if era.is_modern() {
         lifecycle::modern_result_suffix()
     } else {

@@ -1,8 +1,11 @@
-//! Asking the user through their client (`elicitation/create`, protocol 2025-06-18 and
-//! 2025-11-25): which clients can be asked, the question for a command that needs approval,
-//! and what the answer says. The session sends the request and matches its answer.
+//! Asking the user through their client (`elicitation/create`): which clients can be asked,
+//! the question for a command that needs approval, and what the answer says. In 2025-06-18
+//! and 2025-11-25 sessions the session sends the question as a request and matches its
+//! answer; in the stateless 2026-07-28 a call answers that input is required, and the
+//! client retries it with the answer (multi round-trip requests).
 
-use serde_json::{Value, json};
+use super::version::{META_CAPABILITIES_KEY, MODERN_VERSION};
+use serde_json::{Map, Value, json};
 
 /// The method of the request the daemon sends.
 pub const METHOD: &str = "elicitation/create";
@@ -11,13 +14,47 @@ pub const METHOD: &str = "elicitation/create";
 /// `initialize`, can be asked with a form. The capability exists from 2025-06-18; from
 /// 2025-11-25 it may name its modes, and an empty object still means form.
 pub fn client_takes_forms(version: &str, capabilities: Option<&Value>) -> bool {
-    if !matches!(version, "2025-06-18" | "2025-11-25") {
+    if !matches!(version, "2025-06-18" | "2025-11-25" | "2026-07-28") {
         return false;
     }
     match capabilities.and_then(|c| c.get("elicitation")) {
         Some(Value::Object(modes)) => modes.is_empty() || modes.contains_key("form"),
         _ => false,
     }
+}
+
+/// The key of the approval question in a round's `inputRequests`, and of its answer in the
+/// retry's `inputResponses`.
+pub const APPROVAL_KEY: &str = "approval";
+
+/// The `tools/call` result of a stateless round that asks `question`; `state` comes back
+/// with the retry.
+pub fn input_required(question: Value, state: &str) -> Value {
+    json!({
+        "resultType": "input_required",
+        "inputRequests": {APPROVAL_KEY: {"method": METHOD, "params": question}},
+        "requestState": state,
+    })
+}
+
+/// What a retry answered to the round whose state was `state`: `None` when it is not a
+/// retry of that round (no state, another state, or no answer under [`APPROVAL_KEY`]), so
+/// the question is asked anew. The state is the client's to echo, never trusted beyond
+/// naming the round.
+pub fn retry_answer(
+    responses: Option<&Value>,
+    echoed_state: Option<&Value>,
+    state: &str,
+) -> Option<Result<Answer, String>> {
+    if echoed_state.and_then(Value::as_str) != Some(state) {
+        return None;
+    }
+    responses?.get(APPROVAL_KEY).map(read_answer)
+}
+
+/// Whether the stateless request whose `_meta` this is declared a client that takes forms.
+pub fn stateless_client_takes_forms(meta: &Map<String, Value>) -> bool {
+    client_takes_forms(MODERN_VERSION, meta.get(META_CAPABILITIES_KEY))
 }
 
 /// What the user chose.
@@ -71,6 +108,7 @@ mod tests {
         assert!(client_takes_forms("2025-11-25", Some(&both)));
         let url_only = json!({"elicitation": {"url": {}}});
         assert!(!client_takes_forms("2025-11-25", Some(&url_only)));
+        assert!(client_takes_forms("2026-07-28", Some(&empty)));
         assert!(!client_takes_forms("2025-03-26", Some(&empty)));
         assert!(!client_takes_forms(
             "2025-11-25",
@@ -94,6 +132,42 @@ mod tests {
             q["requestedSchema"],
             json!({"type": "object", "properties": {}})
         );
+    }
+
+    #[test]
+    fn a_stateless_round_asks_and_only_its_own_retry_answers_it() {
+        let q = approval_question("t", "ls", None);
+        let round = input_required(q.clone(), "a1");
+        assert_eq!(round["resultType"], "input_required");
+        assert_eq!(round["requestState"], "a1");
+        assert_eq!(round["inputRequests"]["approval"]["method"], METHOD);
+        assert_eq!(round["inputRequests"]["approval"]["params"], q);
+        let answered = json!({"approval": {"action": "accept"}});
+        let state = json!("a1");
+        assert_eq!(
+            retry_answer(Some(&answered), Some(&state), "a1"),
+            Some(Ok(Answer::Accept))
+        );
+        // Not this round's retry: asked anew.
+        assert_eq!(retry_answer(Some(&answered), None, "a1"), None);
+        assert_eq!(
+            retry_answer(Some(&answered), Some(&json!("a2")), "a1"),
+            None
+        );
+        assert_eq!(retry_answer(Some(&answered), Some(&json!(1)), "a1"), None);
+        assert_eq!(retry_answer(None, Some(&state), "a1"), None);
+        assert_eq!(
+            retry_answer(Some(&json!({"other": {}})), Some(&state), "a1"),
+            None
+        );
+        assert!(matches!(
+            retry_answer(
+                Some(&json!({"approval": {"action": "maybe"}})),
+                Some(&state),
+                "a1"
+            ),
+            Some(Err(_))
+        ));
     }
 
     #[test]

@@ -466,6 +466,7 @@ mod tests {
             name: Some(json!("t")),
             arguments: Some(json!({"a": [1]})),
             meta: Some(Value::Null),
+            ..CallParams::default()
         };
         assert_eq!(req.params, Some(Params::ToolCall(Box::new(want))));
         assert_eq!(req.param("arguments"), Some(&json!({"a": [1]})));

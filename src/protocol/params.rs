@@ -24,6 +24,10 @@ pub struct CallParams {
     pub name: Option<Value>,
     pub arguments: Option<Value>,
     pub meta: Option<Value>,
+    /// A retry's answers to the input a previous round asked for (2026-07-28).
+    pub input_responses: Option<Value>,
+    /// The state that round handed out, echoed by the retry.
+    pub request_state: Option<Value>,
 }
 
 impl Params {
@@ -42,6 +46,8 @@ fn members(call: CallParams, mut obj: Map<String, Value>) -> Map<String, Value> 
         ("name", call.name),
         ("arguments", call.arguments),
         ("_meta", call.meta),
+        ("inputResponses", call.input_responses),
+        ("requestState", call.request_state),
     ];
     for (key, value) in given {
         if let Some(value) = value {
@@ -82,6 +88,8 @@ impl CallParams {
             name: obj.remove("name"),
             arguments: obj.remove("arguments"),
             meta: obj.remove("_meta"),
+            input_responses: obj.remove("inputResponses"),
+            request_state: obj.remove("requestState"),
         }
     }
 }
@@ -110,6 +118,8 @@ impl<'de> Visitor<'de> for RawParamsVisitor {
                 "name" => call.name = Some(map.next_value()?),
                 "arguments" => call.arguments = Some(map.next_value()?),
                 "_meta" => call.meta = Some(map.next_value()?),
+                "inputResponses" => call.input_responses = Some(map.next_value()?),
+                "requestState" => call.request_state = Some(map.next_value()?),
                 _ => {
                     rest.insert(key.into_owned(), map.next_value()?);
                 }
@@ -217,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tool_call_keeps_the_three_members_it_reads() {
+    fn a_tool_call_keeps_the_members_it_reads() {
         let params = read(
             r#"{"_meta":null,"task":{},"name":"t","arguments":"{}"}"#,
             true,
@@ -226,11 +236,26 @@ mod tests {
             name: Some(json!("t")),
             arguments: Some(json!("{}")),
             meta: Some(Value::Null),
+            ..CallParams::default()
         };
         assert_eq!(params, Params::ToolCall(Box::new(want)));
         assert_eq!(
             params.into_value(),
             json!({"name": "t", "arguments": "{}", "_meta": null})
         );
+        // A retry's input, in either order of reading.
+        for line in [
+            r#"{"name":"t","inputResponses":{"a":{"action":"accept"}},"requestState":"s"}"#,
+            r#"{"requestState":"s","x":1,"inputResponses":{"a":{"action":"accept"}},"name":"t"}"#,
+        ] {
+            let Params::ToolCall(call) = read(line, true) else {
+                panic!("{line}")
+            };
+            assert_eq!(
+                call.input_responses,
+                Some(json!({"a": {"action": "accept"}}))
+            );
+            assert_eq!(call.request_state, Some(json!("s")));
+        }
     }
 }

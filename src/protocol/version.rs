@@ -22,6 +22,8 @@ pub const BATCH_VERSION: &str = "2025-03-26";
 
 /// The `_meta` key that marks a request of the stateless era.
 pub const META_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+/// Where a stateless request declares its client's capabilities.
+pub const META_CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
 
 /// Which rules a request is served under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

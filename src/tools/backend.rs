@@ -2,7 +2,10 @@
 //! documentation, and the readiness probe.
 
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
-use super::{CallNotes, ErrorCode, ToolCall, ToolError, ToolResult, ToolWork, arg_str};
+use super::{
+    Asking, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError, ToolOutput, ToolResult,
+    ToolWork, arg_str,
+};
 use crate::actors::ask_client::ClientAsker;
 use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
 use crate::actors::telemetry::AuditLog;
@@ -158,20 +161,21 @@ impl BackendTools {
 
     pub fn call(&self, call: ToolCall) -> ToolWork {
         let this = self.clone();
-        super::boxed(async move {
+        ToolWork::Later(Box::pin(async move {
             let args = &call.args;
-            match call.tool.name {
+            let result = match call.tool.name {
+                // Commands may answer with a round that asks the user first.
                 "ide_agents_run_command" => {
                     let command = arg_str(args, "command").unwrap_or_default().to_string();
                     let payload = args.get("payload").cloned().unwrap_or_else(|| json!({}));
-                    this.run(&call, command, payload).await
+                    return this.run(&call, command, payload).await;
                 }
+                "ide_agents_command" => return this.command(&call).await,
                 "ide_agents_list_entities" => this.list_entities(&call.ctx.notes).await,
                 "ide_agents_fetch_doc" => {
                     let topic = arg_str(args, "topic").unwrap_or_default();
                     this.fetch_doc(topic, &call.ctx.notes).await
                 }
-                "ide_agents_command" => this.command(&call).await,
                 "ide_agents_catalog" => match (arg_str(args, "method"), arg_str(args, "query")) {
                     (Some("get_doc"), Some(q)) if !q.is_empty() => {
                         this.fetch_doc(q, &call.ctx.notes).await
@@ -186,67 +190,63 @@ impl BackendTools {
                     ErrorCode::UnknownTool,
                     format!("no backend tool {other}"),
                 )),
-            }
-        })
+            };
+            result.map(ToolOutput::Value)
+        }))
     }
 
-    /// Runs `command` if approved; otherwise answers `approval_required` with the action id.
-    async fn run(&self, call: &ToolCall, command: String, payload: Value) -> ToolResult {
-        let session = call.ctx.connection;
+    /// Runs `command` if approved. Otherwise the user is asked when the client can ask them
+    /// (a request while the call waits, or a stateless round the client retries), or the call
+    /// answers `approval_required` with the action id for `ide-agentsd approve`.
+    async fn run(&self, call: &ToolCall, command: String, payload: Value) -> CallOutcome {
         let decision = self
             .shared
             .approvals
             .check(&command, call.tool.name, Instant::now());
-        match decision {
+        let grant = match decision {
+            Decision::Run { grant } => grant,
             Decision::Ask { action_id, new } => {
                 if new {
                     self.audit(AuditEvent::ApprovalRequested {
                         action_id: action_id.clone(),
                         command: command.clone(),
-                        session,
+                        session: call.ctx.connection,
                     });
                 }
-                let Some(asker) = &call.ctx.asker else {
-                    return Err(approval_required(&command, &action_id));
-                };
                 let cwd = arg_str(&call.args, "cwd");
-                let grant = self.ask_user(asker, call.tool.name, &command, cwd, action_id);
-                let grant = grant.await?;
-                self.send_command(call, command, payload, Some(grant)).await
-            }
-            Decision::Run { grant } => self.send_command(call, command, payload, grant).await,
-        }
-    }
-
-    /// Asks the user through the client whether `command` may run; their accept is a grant
-    /// for this call. A decline settles the action as denied; no answer (dismissed, an
-    /// error, the client gone) leaves it pending for `ide-agentsd approve`.
-    async fn ask_user(
-        &self,
-        asker: &ClientAsker,
-        tool: &str,
-        command: &str,
-        cwd: Option<&str>,
-        action_id: String,
-    ) -> Result<Grant, ToolError> {
-        let question = elicitation::approval_question(tool, command, cwd);
-        let answer = asker
-            .ask(elicitation::METHOD, question, approvals::PENDING_TTL)
-            .await;
-        let answer = match answer.map(|result| elicitation::read_answer(&result)) {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => {
-                log::warn!("{} answer not understood: {e}", elicitation::METHOD);
-                Answer::Cancel
-            }
-            Err(e) => {
-                log::debug!(
-                    "{} for {action_id} got no answer: {e:?}",
-                    elicitation::METHOD
-                );
-                Answer::Cancel
+                let question = || elicitation::approval_question(call.tool.name, &command, cwd);
+                let answer = match &call.ctx.asking {
+                    Asking::Live(asker) => ask_live(asker, question(), &action_id).await,
+                    Asking::Rounds {
+                        meta,
+                        responses,
+                        state,
+                    } if elicitation::stateless_client_takes_forms(meta) => {
+                        match elicitation::retry_answer(
+                            responses.as_ref(),
+                            state.as_ref(),
+                            &action_id,
+                        ) {
+                            Some(answer) => understood(answer),
+                            None => {
+                                let round = elicitation::input_required(question(), &action_id);
+                                return Ok(ToolOutput::InputRequired(round));
+                            }
+                        }
+                    }
+                    _ => return Err(approval_required(&command, &action_id)),
+                };
+                Some(self.settle(answer, action_id, &command)?)
             }
         };
+        let result = self.send_command(call, command, payload, grant).await;
+        result.map(ToolOutput::Value)
+    }
+
+    /// The user's answer about pending `action_id`: an accept is a grant for this call; a
+    /// decline settles the action as denied; no answer leaves it pending for
+    /// `ide-agentsd approve`.
+    fn settle(&self, answer: Answer, action_id: String, command: &str) -> Result<Grant, ToolError> {
         let approvals = &self.shared.approvals;
         match answer {
             Answer::Accept => {
@@ -326,7 +326,7 @@ impl BackendTools {
         Ok(as_object(reply.body))
     }
 
-    async fn command(&self, call: &ToolCall) -> ToolResult {
+    async fn command(&self, call: &ToolCall) -> CallOutcome {
         let args = &call.args;
         let command = arg_str(args, "command").unwrap_or_default().to_string();
         let mut payload = match args.get("payload") {
@@ -341,7 +341,9 @@ impl BackendTools {
         let payload = Value::Object(payload);
         match arg_str(args, "method") {
             Some("run") => self.run(call, command, payload).await,
-            Some("dry_run") => Ok(json!({"dry_run": true, "command": command, "payload": payload})),
+            Some("dry_run") => Ok(ToolOutput::Value(
+                json!({"dry_run": true, "command": command, "payload": payload}),
+            )),
             _ => {
                 let program = command.split_whitespace().next().unwrap_or("");
                 let argc = command.split_whitespace().count().saturating_sub(1);
@@ -352,7 +354,9 @@ impl BackendTools {
                     shown(&command),
                     self.shared.config.backend_url
                 );
-                Ok(json!({"explanation": explanation, "command": command, "payload": payload}))
+                Ok(ToolOutput::Value(
+                    json!({"explanation": explanation, "command": command, "payload": payload}),
+                ))
             }
         }
     }
@@ -435,6 +439,32 @@ impl BackendTools {
             "backend_error": health.error,
         })
     }
+}
+
+/// Asks the user through the client while the call waits; anything but an answer (the
+/// client gone, an error, no answer within the pending action's life) is a dismissal.
+async fn ask_live(asker: &ClientAsker, question: Value, action_id: &str) -> Answer {
+    match asker
+        .ask(elicitation::METHOD, question, approvals::PENDING_TTL)
+        .await
+    {
+        Ok(result) => understood(elicitation::read_answer(&result)),
+        Err(e) => {
+            log::debug!(
+                "{} for {action_id} got no answer: {e:?}",
+                elicitation::METHOD
+            );
+            Answer::Cancel
+        }
+    }
+}
+
+/// An answer that is not one of the three actions counts as a dismissal.
+fn understood(answer: Result<Answer, String>) -> Answer {
+    answer.unwrap_or_else(|e| {
+        log::warn!("{} answer not understood: {e}", elicitation::METHOD);
+        Answer::Cancel
+    })
 }
 
 /// The user declined the command in their client: it did not run, and asking again asks

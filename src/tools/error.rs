@@ -90,7 +90,9 @@ pub fn encode_call_result(outcome: &CallOutcome, suffix: &[u8]) -> Vec<u8> {
     let serialized;
     let (structured, text, is_error) = match outcome {
         Ok(ToolOutput::Json(json)) => (json.as_str(), json.as_str(), false),
-        Ok(ToolOutput::Value(value)) => {
+        // An input-required round is its own result (the router sends it so); here it is
+        // written as any value would be.
+        Ok(ToolOutput::Value(value) | ToolOutput::InputRequired(value)) => {
             serialized = serde_json::to_string(value).unwrap_or_default();
             (serialized.as_str(), serialized.as_str(), false)
         }

@@ -34,6 +34,9 @@ pub enum ToolOutput {
     /// The compact JSON text of an object, for results so small that building and then
     /// serializing a tree would be most of the call's cost.
     Json(String),
+    /// Not a tool result: a stateless round asking for input first (`resultType:
+    /// "input_required"`), sent as the call's whole result; the client retries the call.
+    InputRequired(Value),
 }
 
 /// What a group's call ends in: a [`ToolResult`] whose value may be serialized already.
@@ -66,8 +69,27 @@ pub struct CallContext {
     pub traceparent: Option<String>,
     /// What the call's span reports besides its outcome.
     pub notes: Arc<CallNotes>,
-    /// Asks the client's user (`elicitation/create`), when the client offered it.
-    pub asker: Option<ClientAsker>,
+    /// How the call may ask the client's user (`elicitation/create`).
+    pub asking: Asking,
+}
+
+/// How a call can ask its user something, by the client's capabilities and the era.
+#[derive(Debug, Clone, Default)]
+pub enum Asking {
+    /// It cannot: the client offered no forms, or its era has no way to.
+    #[default]
+    No,
+    /// A legacy session whose client takes forms: a request to the client while the call
+    /// waits.
+    Live(ClientAsker),
+    /// 2026-07-28: the call answers that input is required, and the client retries it with
+    /// the answer. `meta` is the call's `_meta` (its client capabilities), read only by a
+    /// call that has something to ask.
+    Rounds {
+        meta: Map<String, Value>,
+        responses: Option<Value>,
+        state: Option<Value>,
+    },
 }
 
 /// Facts a handler learns while it runs that its telemetry span reports (SPEC §8.1 `extra`):

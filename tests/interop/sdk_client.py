@@ -68,9 +68,10 @@ async def check_resources_and_prompts(client: Client) -> None:
     assert "+interop added line" in message.content.text, message
 
 
-async def check_approval_asked_in_the_client(binary: str, socket: str) -> None:
-    """A command needing approval is asked through the SDK's elicitation callback (the
-    test's daemon has the reference backend, which runs `echo`)."""
+async def check_approval_asked_in_the_client(binary: str, socket: str, mode: str) -> None:
+    """A command needing approval is asked through the SDK's elicitation callback: a request
+    to the client in the legacy era, an input-required round the SDK retries in the
+    stateless one. The test's daemon has the reference backend, which runs `echo`."""
     params = StdioServerParameters(command=binary, args=["connect", "--socket", socket])
     questions = []
 
@@ -82,26 +83,26 @@ async def check_approval_asked_in_the_client(binary: str, socket: str) -> None:
         return answer
 
     async with Client(
-        params, mode="legacy", read_timeout_seconds=15, elicitation_callback=answering("accept")
+        params, mode=mode, read_timeout_seconds=15, elicitation_callback=answering("accept")
     ) as client:
-        ran = await client.call_tool("ide_agents_run_command", {"command": "echo interop asked"})
+        ran = await client.call_tool("ide_agents_run_command", {"command": f"echo {mode} asked"})
         assert not ran.is_error, ran
-        assert len(questions) == 1 and "echo interop asked" in questions[0], questions
+        assert len(questions) == 1 and f"echo {mode} asked" in questions[0], questions
     async with Client(
-        params, mode="legacy", read_timeout_seconds=15, elicitation_callback=answering("decline")
+        params, mode=mode, read_timeout_seconds=15, elicitation_callback=answering("decline")
     ) as client:
         refused = await client.call_tool("ide_agents_run_command", {"command": "echo declined"})
         assert refused.is_error, refused
         error = refused.structured_content["error"]
         assert error["code"] == "approval_required" and error["declined"] is True, error
-    print("elicitation: accepted command ran, declined command refused")
+    print(f"{mode} elicitation: accepted command ran, declined command refused")
 
 
 async def main() -> None:
     binary, socket = sys.argv[1], sys.argv[2]
     for mode in ("legacy", "auto"):
         await check(binary, socket, mode)
-    await check_approval_asked_in_the_client(binary, socket)
+        await check_approval_asked_in_the_client(binary, socket, mode)
 
 
 if __name__ == "__main__":
