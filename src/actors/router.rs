@@ -9,6 +9,7 @@ use super::respond::{Respond, Responder};
 use super::telemetry::{AuditLog, CallRecord, FlushTelemetry, WorkerTelemetry};
 use super::tool_group::{CancelSignal, RunTool, ToolReply};
 use crate::approvals::{self, Resolution};
+use crate::protocol::elicitation;
 use crate::protocol::envelope::unwrap_arguments;
 use crate::protocol::jsonrpc::{CallParams, Params, Request, RpcError};
 use crate::protocol::version::Era;
@@ -23,7 +24,7 @@ use crate::tools::{
 };
 use actix::{Actor, AsyncContext, Context, Handler, Recipient, ResponseFuture};
 use bytes::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -154,22 +155,20 @@ impl Router {
                 "tools/call needs params.name, a string",
             ))));
         };
-        let mut meta = match params.meta {
-            Some(Value::Object(meta)) => meta,
-            _ => Map::new(),
-        };
-        let traceparent = match meta.remove("traceparent") {
-            // A W3C traceparent is 55 characters; a client can send any length.
-            Some(Value::String(t)) => Some(super::telemetry::loggable(&t)),
-            _ => None,
+        let (traceparent, takes_forms) = match params.meta {
+            Some(Value::Object(mut meta)) => (
+                match meta.remove("traceparent") {
+                    // A W3C traceparent is 55 characters; a client can send any length.
+                    Some(Value::String(t)) => Some(super::telemetry::loggable(&t)),
+                    _ => None,
+                },
+                era.is_modern() && elicitation::stateless_client_takes_forms(&meta),
+            ),
+            _ => (None, false),
         };
         let asking = match asker {
             Some(asker) => Asking::Live(asker),
-            None if era.is_modern() => Asking::Rounds {
-                meta,
-                responses: params.input_responses,
-                state: params.request_state,
-            },
+            None if takes_forms => Asking::Rounds(params.retry.unwrap_or_default()),
             None => Asking::No,
         };
         let notes = Arc::new(CallNotes::default());

@@ -24,10 +24,17 @@ pub struct CallParams {
     pub name: Option<Value>,
     pub arguments: Option<Value>,
     pub meta: Option<Value>,
-    /// A retry's answers to the input a previous round asked for (2026-07-28).
-    pub input_responses: Option<Value>,
-    /// The state that round handed out, echoed by the retry.
-    pub request_state: Option<Value>,
+    /// What a retry carries of the round before it (2026-07-28); boxed, since few calls
+    /// are retries and these params move between actors.
+    pub retry: Option<Box<RetryInput>>,
+}
+
+/// A stateless retry's `inputResponses` (its answers to what the previous round asked) and
+/// `requestState` (the state that round handed out).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RetryInput {
+    pub responses: Option<Value>,
+    pub state: Option<Value>,
 }
 
 impl Params {
@@ -42,12 +49,13 @@ impl Params {
 
 /// Adds the given members of `call` to `obj`.
 fn members(call: CallParams, mut obj: Map<String, Value>) -> Map<String, Value> {
+    let retry = call.retry.map(|r| *r).unwrap_or_default();
     let given = [
         ("name", call.name),
         ("arguments", call.arguments),
         ("_meta", call.meta),
-        ("inputResponses", call.input_responses),
-        ("requestState", call.request_state),
+        ("inputResponses", retry.responses),
+        ("requestState", retry.state),
     ];
     for (key, value) in given {
         if let Some(value) = value {
@@ -82,14 +90,24 @@ impl RawParams {
 }
 
 impl CallParams {
-    /// The three members of an object that has others too.
+    /// Holds none of the members (the params were `{}`).
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.arguments.is_none()
+            && self.meta.is_none()
+            && self.retry.is_none()
+    }
+
+    /// The members of an object that has others too.
     fn from_object(mut obj: Map<String, Value>) -> CallParams {
         CallParams {
             name: obj.remove("name"),
             arguments: obj.remove("arguments"),
             meta: obj.remove("_meta"),
-            input_responses: obj.remove("inputResponses"),
-            request_state: obj.remove("requestState"),
+            retry: match (obj.remove("inputResponses"), obj.remove("requestState")) {
+                (None, None) => None,
+                (responses, state) => Some(Box::new(RetryInput { responses, state })),
+            },
         }
     }
 }
@@ -118,14 +136,18 @@ impl<'de> Visitor<'de> for RawParamsVisitor {
                 "name" => call.name = Some(map.next_value()?),
                 "arguments" => call.arguments = Some(map.next_value()?),
                 "_meta" => call.meta = Some(map.next_value()?),
-                "inputResponses" => call.input_responses = Some(map.next_value()?),
-                "requestState" => call.request_state = Some(map.next_value()?),
+                "inputResponses" => {
+                    call.retry.get_or_insert_default().responses = Some(map.next_value()?)
+                }
+                "requestState" => {
+                    call.retry.get_or_insert_default().state = Some(map.next_value()?)
+                }
                 _ => {
                     rest.insert(key.into_owned(), map.next_value()?);
                 }
             }
         }
-        if rest.is_empty() && call != CallParams::default() {
+        if rest.is_empty() && !call.is_empty() {
             Ok(RawParams::Members(Box::new(call)))
         } else {
             Ok(RawParams::Json(Value::Object(members(call, rest))))
@@ -251,11 +273,9 @@ mod tests {
             let Params::ToolCall(call) = read(line, true) else {
                 panic!("{line}")
             };
-            assert_eq!(
-                call.input_responses,
-                Some(json!({"a": {"action": "accept"}}))
-            );
-            assert_eq!(call.request_state, Some(json!("s")));
+            let retry = call.retry.expect("a retry");
+            assert_eq!(retry.responses, Some(json!({"a": {"action": "accept"}})));
+            assert_eq!(retry.state, Some(json!("s")));
         }
     }
 }

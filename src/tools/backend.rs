@@ -3,8 +3,8 @@
 
 use super::spec::{Annotations, GroupId, ToolSpec, no_arguments, object_schema};
 use super::{
-    Asking, CallNotes, CallOutcome, ErrorCode, ToolCall, ToolError, ToolOutput, ToolResult,
-    ToolWork, arg_str,
+    Asking, CallNotes, CallOutcome, ErrorCode, RetryInput, ToolCall, ToolError, ToolOutput,
+    ToolResult, ToolWork, arg_str,
 };
 use crate::actors::ask_client::ClientAsker;
 use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
@@ -217,11 +217,8 @@ impl BackendTools {
                 let question = || elicitation::approval_question(call.tool.name, &command, cwd);
                 let answer = match &call.ctx.asking {
                     Asking::Live(asker) => ask_live(asker, question(), &action_id).await,
-                    Asking::Rounds {
-                        meta,
-                        responses,
-                        state,
-                    } if elicitation::stateless_client_takes_forms(meta) => {
+                    Asking::Rounds(retry) => {
+                        let RetryInput { responses, state } = &**retry;
                         match elicitation::retry_answer(
                             responses.as_ref(),
                             state.as_ref(),
@@ -234,7 +231,7 @@ impl BackendTools {
                             }
                         }
                     }
-                    _ => return Err(approval_required(&command, &action_id)),
+                    Asking::No => return Err(approval_required(&command, &action_id)),
                 };
                 Some(self.settle(answer, action_id, &command)?)
             }

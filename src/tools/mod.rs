@@ -13,6 +13,7 @@ pub mod ultra;
 
 use crate::actors::ask_client::ClientAsker;
 use crate::protocol::jsonrpc::RequestId;
+pub use crate::protocol::params::RetryInput;
 use crate::telemetry::span::SpanExtra;
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
@@ -82,14 +83,10 @@ pub enum Asking {
     /// A legacy session whose client takes forms: a request to the client while the call
     /// waits.
     Live(ClientAsker),
-    /// 2026-07-28: the call answers that input is required, and the client retries it with
-    /// the answer. `meta` is the call's `_meta` (its client capabilities), read only by a
-    /// call that has something to ask.
-    Rounds {
-        meta: Map<String, Value>,
-        responses: Option<Value>,
-        state: Option<Value>,
-    },
+    /// 2026-07-28, a request whose client capabilities take forms: the call answers that
+    /// input is required, and the client retries it with the answer. Boxed: most calls
+    /// carry `No`, and a context moves between actors.
+    Rounds(Box<RetryInput>),
 }
 
 /// Facts a handler learns while it runs that its telemetry span reports (SPEC §8.1 `extra`):
