@@ -96,8 +96,12 @@ impl Approvals {
                 .iter()
                 .min_by_key(|(_, p)| p.requested)
                 .map(|(id, _)| id.clone())
+            && inner.pending.remove(&oldest).is_some()
         {
-            inner.pending.remove(&oldest);
+            // The id only: commands reach the log only through the audit log's redaction.
+            log::warn!(
+                "{MAX_PENDING} approvals pending: the oldest, {oldest}, is dropped for a new one"
+            );
         }
         let action_id = new_action_id();
         inner.pending.insert(

@@ -274,6 +274,27 @@ fn approve_command(c: &mut Client, command: &str) -> String {
 }
 
 #[test]
+fn an_approval_pushed_out_by_newer_ones_says_so_when_approved() {
+    let mut d = daemon().env("IDE_AGENTS_RATE_PER_SEC", "0").start();
+    let mut c = d.client();
+    let oldest = ask_approval(&mut c, "echo 0");
+    for i in 1..=64 {
+        ask_approval(&mut c, &format!("echo {i}"));
+    }
+    let said = d.wait_for_log("is dropped for a new one");
+    assert!(said.contains(&oldest), "{said}");
+    let approve = c.call_modern(
+        "ide-agents/approvals/approve",
+        json!({ "action_id": oldest }),
+    );
+    let message = approve["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("pushed out by newer ones: at most 64 wait"),
+        "{approve}"
+    );
+}
+
+#[test]
 fn a_command_the_backend_took_but_never_answered_spends_its_approval() {
     let backend = common::Backend::start();
     let mut d = written_on_stop(&backend).start();

@@ -425,10 +425,12 @@ fn approvals_method(
             },
         ),
         Resolution::Unknown => {
-            return Err(RpcError::invalid_params(
-                "no pending action with that id (it may have expired, or been approved or denied already); \
-                 `ide-agentsd approvals` lists the pending ones",
-            ));
+            return Err(RpcError::invalid_params(format!(
+                "no pending action with that id (it may have expired, been approved or denied \
+                 already, or been pushed out by newer ones: at most {} wait); `ide-agentsd \
+                 approvals` lists the pending ones",
+                approvals::MAX_PENDING
+            )));
         }
     };
     if let Some(audit) = audit {
