@@ -170,6 +170,30 @@ fn call_prints_the_structured_result_and_exits_by_outcome() {
     assert_eq!(out.status.code(), Some(3));
 }
 
+#[test]
+fn call_passes_a_number_written_for_a_string_argument_as_the_string() {
+    let backend = common::Backend::start();
+    let d = common::daemon_for(&backend).start();
+    // `topic` is a string in the tool's schema: 123 is the topic "123", not a number.
+    let out = Command::new(BIN)
+        .args([
+            "call",
+            "ide_agents_fetch_doc",
+            "--arg",
+            "topic=123",
+            "--socket",
+        ])
+        .arg(&d.socket)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The reference backend has no such topic: what matters is that it was asked for it.
+    assert_eq!(v["error"]["code"], "not_found", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("topic \"123\""), "{v}");
+    assert_eq!(backend.hits("GET /documentation"), 1);
+}
+
 /// A client command on `socket` with a 0.3 s timeout: its exit code and stderr.
 fn with_short_timeout(args: &[&str], socket: &std::path::Path) -> (Option<i32>, String) {
     let out = Command::new(BIN)

@@ -53,7 +53,8 @@ enum Command {
     Call {
         /// The tool name, e.g. ide_agents_healthz.
         tool: String,
-        /// An argument as key=value (value parsed as JSON when it is JSON); repeatable.
+        /// An argument as key=value, repeatable: the text as written for an argument the tool
+        /// types as a string, else parsed as JSON when it is JSON.
         #[arg(long = "arg", value_name = "KEY=VALUE")]
         args: Vec<String>,
         /// All arguments as one JSON object.
