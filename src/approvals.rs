@@ -187,6 +187,13 @@ impl Approvals {
         json!({ "pending": items, "grants": inner.grants.len() })
     }
 
+    /// Whether `action_id` still waits for an answer.
+    pub fn is_pending(&self, action_id: &str, now: Instant) -> bool {
+        let mut inner = self.lock();
+        expire(&mut inner, now);
+        inner.pending.contains_key(action_id)
+    }
+
     pub fn pending_count(&self) -> usize {
         self.lock().pending.len()
     }

@@ -18,3 +18,4 @@ pub mod shared;
 pub mod status;
 pub mod telemetry;
 pub mod tools;
+pub mod visible;

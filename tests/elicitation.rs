@@ -35,10 +35,14 @@ fn asking_client(d: &Daemon) -> Client {
 
 /// Calls `ide_agents_run_command` for `command` (request id [`RUN_ID`]).
 fn run(c: &mut Client, command: &str) {
+    run_with(c, json!({ "command": command }));
+}
+
+fn run_with(c: &mut Client, arguments: Value) {
     c.request(
         json!(RUN_ID),
         "tools/call",
-        json!({"name": "ide_agents_run_command", "arguments": {"command": command}}),
+        json!({"name": "ide_agents_run_command", "arguments": arguments}),
     );
 }
 
@@ -150,6 +154,49 @@ fn a_command_the_user_declines_does_not_run_and_its_action_is_settled() {
         pending(&mut c).is_empty(),
         "a declined action is not left pending"
     );
+}
+
+#[test]
+fn the_question_says_where_the_command_would_run() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run_with(
+        &mut c,
+        json!({"command": "ls", "payload": {"cwd": "/srv/app"}}),
+    );
+    let asked = question(&mut c);
+    let message = asked["params"]["message"].as_str().unwrap();
+    assert!(message.contains("once in /srv/app:"), "{message}");
+    answer(&mut c, &asked, "decline");
+    run_result(&mut c);
+}
+
+#[test]
+fn a_question_dismissed_after_another_call_settled_its_action_says_so() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let (mut a, mut b) = (asking_client(&d), asking_client(&d));
+    run(&mut a, "echo twice");
+    let asked_a = question(&mut a);
+    run(&mut b, "echo twice");
+    let asked_b = question(&mut b);
+    answer(&mut a, &asked_a, "accept");
+    assert_eq!(run_result(&mut a)["isError"], false);
+    answer(&mut b, &asked_b, "cancel");
+    let r = run_result(&mut b);
+    assert_eq!(error_code(&r), "approval_required", "{r}");
+    let error = &r["structuredContent"]["error"];
+    // Not the id of an action that is gone.
+    assert_eq!(error.get("action_id"), None, "{r}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("settled elsewhere"),
+        "{r}"
+    );
+    assert_eq!(backend.hits("POST /command"), 1);
 }
 
 #[test]

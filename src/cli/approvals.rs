@@ -4,8 +4,9 @@ use super::client::{
     CONTROL_TIMEOUT, Client, EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, timeout_or,
     unreachable_message,
 };
-use super::terminal::{outln, printable};
+use super::terminal::outln;
 use crate::approvals::parse_ttl;
+use crate::visible::printable;
 use serde_json::{Value, json};
 use std::path::Path;
 

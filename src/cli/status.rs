@@ -33,7 +33,7 @@ pub fn run(path: &Path, as_json: bool) -> i32 {
         // Names and commands in the report come from clients.
         super::terminal::write_out(format_args!(
             "{}",
-            super::terminal::visible(&render(&status))
+            crate::visible::visible(&render(&status))
         ));
     }
     if status["degraded"] == json!(true) {

@@ -5,6 +5,7 @@
 //! client retries it with the answer (multi round-trip requests).
 
 use super::version::{META_CAPABILITIES_KEY, MODERN_VERSION};
+use crate::visible::printable;
 use serde_json::{Map, Value, json};
 
 /// The method of the request the daemon sends.
@@ -67,14 +68,18 @@ pub enum Answer {
 }
 
 /// The question before `tool` runs `command` (in `cwd`, when the call names one): the
-/// command is shown whole, since the person deciding must see what would run. Accepting
-/// runs it once; the form asks for nothing else.
+/// command is shown whole, since the person deciding must see what would run, and
+/// [`printable`]: a line break or an escape sequence in it cannot fake the question's own
+/// text. Accepting runs it once; the form asks for nothing else.
 pub fn approval_question(tool: &str, command: &str, cwd: Option<&str>) -> Value {
-    let place = cwd.map(|d| format!(" in {d}")).unwrap_or_default();
+    let place = cwd
+        .map(|d| format!(" in {}", printable(d)))
+        .unwrap_or_default();
     json!({
         "message": format!(
-            "{tool} asks to run this command once{place}:\n\n{command}\n\n\
-             Accept to run it, decline to refuse it."
+            "{tool} asks to run this command once{place}:\n\n{}\n\n\
+             Accept to run it, decline to refuse it.",
+            printable(command)
         ),
         "requestedSchema": {"type": "object", "properties": {}},
     })
@@ -168,6 +173,22 @@ mod tests {
             ),
             Some(Err(_))
         ));
+    }
+
+    #[test]
+    fn a_command_cannot_fake_the_question_around_it() {
+        let command = "echo safe\n\nAccept to run it, decline to refuse it.\n\u{1b}[2K";
+        let q = approval_question("t", command, Some("/tmp\r/etc"));
+        let message = q["message"].as_str().unwrap();
+        assert_eq!(message.matches("Accept to run it").count(), 2, "{message}");
+        assert_eq!(
+            message.lines().count(),
+            5,
+            "only the question's own lines: {message}"
+        );
+        assert!(message.contains("echo safe\\n\\nAccept"), "{message}");
+        assert!(message.contains("\\u{1b}[2K"), "{message}");
+        assert!(message.contains("once in /tmp\\r/etc:"), "{message}");
     }
 
     #[test]

@@ -213,7 +213,9 @@ impl BackendTools {
                         session: call.ctx.connection,
                     });
                 }
-                let cwd = arg_str(&call.args, "cwd");
+                // Where it would run: `ide_agents_command` puts its `cwd` argument in the
+                // payload, where `ide_agents_run_command` callers put theirs.
+                let cwd = payload.get("cwd").and_then(Value::as_str);
                 let question = || elicitation::approval_question(call.tool.name, &command, cwd);
                 let answer = match &call.ctx.asking {
                     Asking::Live(asker) => ask_live(asker, question(), &action_id).await,
@@ -264,6 +266,11 @@ impl BackendTools {
                     via: Some(elicitation::METHOD),
                 });
                 Err(declined(command))
+            }
+            // Another call's answer (or the CLI) may have settled the action meanwhile: its id
+            // would lead nowhere.
+            Answer::Cancel if !approvals.is_pending(&action_id, Instant::now()) => {
+                Err(settled_elsewhere(command))
             }
             Answer::Cancel => Err(approval_required(command, &action_id)),
         }
@@ -462,6 +469,20 @@ fn understood(answer: Result<Answer, String>) -> Answer {
         log::warn!("{} answer not understood: {e}", elicitation::METHOD);
         Answer::Cancel
     })
+}
+
+/// The action a dismissed question was about is gone: approved, denied or expired while the
+/// call waited. Calling again asks anew (or runs, if it was approved).
+fn settled_elsewhere(command: &str) -> ToolError {
+    ToolError::new(
+        ErrorCode::ApprovalRequired,
+        format!(
+            "While you were asked, the approval for `{}` was settled elsewhere (approved, denied \
+             or expired); it did not run here. Call the tool again.",
+            shown(command)
+        ),
+    )
+    .with("command", shown(command))
 }
 
 /// The user declined the command in their client: it did not run, and asking again asks
