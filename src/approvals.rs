@@ -59,6 +59,9 @@ pub enum Resolution {
 pub struct Approvals {
     auto_prefixes: Vec<String>,
     inner: Mutex<Inner>,
+    /// Woken whenever the CLI approves or denies, so a call waiting on the user's answer in
+    /// their client learns that the action was settled without it.
+    settled: tokio::sync::Notify,
 }
 
 impl Approvals {
@@ -66,6 +69,7 @@ impl Approvals {
         Approvals {
             auto_prefixes,
             inner: Mutex::new(Inner::default()),
+            settled: tokio::sync::Notify::new(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Approvals {
     pub fn approve(&self, action_id: &str, ttl: Duration, now: Instant) -> Resolution {
         let mut inner = self.lock();
         expire(&mut inner, now);
+        self.settled.notify_waiters();
         match inner.pending.remove(action_id) {
             Some(p) => {
                 let grant = Grant {
@@ -137,15 +142,39 @@ impl Approvals {
         }
     }
 
-    /// The user answered the client's question about `action_id` (`elicitation/create`): its
-    /// pending action is settled either way, and an accept is a grant for the asking call
-    /// alone (given back, like any, if the command is never sent).
-    pub fn settle_asked(&self, action_id: &str, accepted: bool, now: Instant) -> Option<Grant> {
-        self.lock().pending.remove(action_id);
-        accepted.then(|| Grant {
+    /// The user answered the client's question about `action_id` (`elicitation/create`) for
+    /// `command`: true if that action was still pending, and is now settled by this answer.
+    /// Taken under the lock, so of two answers to one action only one settles it; the other
+    /// finds it gone, as it does after the CLI settled it.
+    pub fn settle_asked(&self, action_id: &str, command: &str, now: Instant) -> bool {
+        let mut inner = self.lock();
+        expire(&mut inner, now);
+        match inner.pending.get(action_id) {
+            Some(p) if p.command == command => inner.pending.remove(action_id).is_some(),
+            _ => false,
+        }
+    }
+
+    /// A grant for the asking call alone, after its question was accepted (given back, like
+    /// any, if the command is never sent).
+    pub fn asked_grant(action_id: &str, now: Instant) -> Grant {
+        Grant {
             action_id: action_id.to_string(),
             expires: now + DEFAULT_GRANT_TTL,
-        })
+        }
+    }
+
+    /// Takes the grant for `command`, if the CLI approved it (single use, as in `check`).
+    pub fn take_grant(&self, command: &str, now: Instant) -> Option<Grant> {
+        let mut inner = self.lock();
+        expire(&mut inner, now);
+        inner.grants.remove(command)
+    }
+
+    /// Resolves once the CLI approved or denied something; the caller checks what. Enable
+    /// (or poll) it before checking, so a settle in between is not missed.
+    pub fn settled(&self) -> tokio::sync::futures::Notified<'_> {
+        self.settled.notified()
     }
 
     /// Puts back a grant taken for a call that never reached the backend (the breaker was
@@ -159,6 +188,7 @@ impl Approvals {
     pub fn deny(&self, action_id: &str, now: Instant) -> Resolution {
         let mut inner = self.lock();
         expire(&mut inner, now);
+        self.settled.notify_waiters();
         match inner.pending.remove(action_id) {
             Some(p) => Resolution::Denied { command: p.command },
             None => Resolution::Unknown,

@@ -185,6 +185,19 @@ fn a_question_dismissed_after_another_call_settled_its_action_says_so() {
     assert_eq!(run_result(&mut a)["isError"], false);
     answer(&mut b, &asked_b, "cancel");
     let r = run_result(&mut b);
+    // One action, one run: a second accept of it finds it settled too.
+    let mut third = asking_client(&d);
+    run(&mut third, "echo twice");
+    let asked_third = question(&mut third);
+    let mut fourth = asking_client(&d);
+    run(&mut fourth, "echo twice");
+    let asked_fourth = question(&mut fourth);
+    answer(&mut third, &asked_third, "accept");
+    assert_eq!(run_result(&mut third)["isError"], false);
+    answer(&mut fourth, &asked_fourth, "accept");
+    let late = run_result(&mut fourth);
+    assert!(late.to_string().contains("settled elsewhere"), "{late}");
+    assert_eq!(backend.hits("POST /command"), 2);
     assert_eq!(error_code(&r), "approval_required", "{r}");
     let error = &r["structuredContent"]["error"];
     // Not the id of an action that is gone.
@@ -196,7 +209,6 @@ fn a_question_dismissed_after_another_call_settled_its_action_says_so() {
             .contains("settled elsewhere"),
         "{r}"
     );
-    assert_eq!(backend.hits("POST /command"), 1);
 }
 
 #[test]
@@ -363,7 +375,8 @@ fn a_stateless_call_asks_in_a_round_and_its_accepted_retry_runs_the_command_once
     // The round's state names the pending action, which the CLI lists too.
     let listed = pending(&mut c);
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0]["action_id"], state.as_str());
+    let action_id = listed[0]["action_id"].as_str().unwrap().to_string();
+    assert!(state.starts_with(&format!("{action_id}.")), "{state}");
     assert_eq!(backend.hits("POST /command"), 0);
 
     let ran = stateless_run(&mut c, "echo round trip", retry(&state, "accept"));
@@ -382,7 +395,7 @@ fn a_stateless_call_asks_in_a_round_and_its_accepted_retry_runs_the_command_once
         .filter(|l| l["type"] == "approval_granted")
         .collect();
     assert_eq!(granted.len(), 1, "{lines:?}");
-    assert_eq!(granted[0]["action_id"], state.as_str());
+    assert_eq!(granted[0]["action_id"], action_id.as_str());
     assert_eq!(granted[0]["via"], "elicitation/create");
 }
 
@@ -404,6 +417,13 @@ fn a_stateless_decline_refuses_and_a_state_not_handed_out_is_asked_anew() {
     asked_round(&other, "date");
     assert_eq!(backend.hits("POST /command"), 0);
 
+    // Nor an accept of this round for the same command where it would run elsewhere.
+    let mut moved = retry(&state, "accept");
+    moved["arguments"] = json!({"command": "whoami", "payload": {"cwd": "/etc"}});
+    let elsewhere = stateless_run(&mut c, "whoami", moved);
+    assert_ne!(asked_round(&elsewhere, "once in /etc"), state);
+    assert_eq!(backend.hits("POST /command"), 0);
+
     let refused = stateless_run(&mut c, "whoami", retry(&state, "decline"));
     assert_eq!(error_code(&refused), "approval_required", "{refused}");
     assert_eq!(refused["structuredContent"]["error"]["declined"], true);
@@ -411,5 +431,112 @@ fn a_stateless_decline_refuses_and_a_state_not_handed_out_is_asked_anew() {
     let listed = pending(&mut c);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["command"], "date");
+    assert_eq!(backend.hits("POST /command"), 0);
+}
+
+/// Approves or denies `action_id` through the control method the CLI uses.
+fn from_the_cli(d: &Daemon, verb: &str, action_id: &str) -> Value {
+    let r = d.client().call_modern(
+        &format!("ide-agents/approvals/{verb}"),
+        json!({ "action_id": action_id }),
+    );
+    r["result"].clone()
+}
+
+/// The pending action the question on `c`'s call is about.
+fn only_pending(c: &mut Client) -> String {
+    let listed = pending(c);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    listed[0]["action_id"].as_str().unwrap().to_string()
+}
+
+/// The next message is the daemon withdrawing question `asked`.
+fn withdrawn(c: &mut Client, asked: &Value) {
+    let msg = c
+        .read()
+        .expect("the daemon closed instead of withdrawing the question");
+    assert_eq!(msg["method"], "notifications/cancelled", "{msg}");
+    assert_eq!(msg["params"]["requestId"], asked["id"]);
+}
+
+#[test]
+fn a_cli_denial_while_the_user_is_asked_withdraws_the_question_and_stands() {
+    let backend = Backend::start();
+    let mut d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "echo denied in the cli");
+    let asked = question(&mut c);
+    let action_id = only_pending(&mut c);
+    assert_eq!(from_the_cli(&d, "deny", &action_id)["denied"], true);
+    withdrawn(&mut c, &asked);
+    let r = run_result(&mut c);
+    assert_eq!(error_code(&r), "approval_required", "{r}");
+    assert!(
+        r["structuredContent"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("settled elsewhere"),
+        "{r}"
+    );
+    // The user's accept of the withdrawn question, arriving late, changes nothing.
+    answer(&mut c, &asked, "accept");
+    assert_eq!(c.call("ping", json!({}))["result"], json!({}));
+    assert_eq!(backend.hits("POST /command"), 0);
+    let lines = audit_on_stop(&mut d);
+    assert!(
+        !lines.iter().any(|l| l["type"] == "approval_granted"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_cli_approval_while_the_user_is_asked_runs_the_command_once() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "echo approved in the cli");
+    let asked = question(&mut c);
+    let action_id = only_pending(&mut c);
+    assert_eq!(from_the_cli(&d, "approve", &action_id)["approved"], true);
+    withdrawn(&mut c, &asked);
+    let r = run_result(&mut c);
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(backend.hits("POST /command"), 1);
+    // The approval was used by that call: a session that cannot ask is asked again.
+    let mut plain = client(&d, "2025-11-25", json!({}));
+    run(&mut plain, "echo approved in the cli");
+    let again = plain.read().unwrap();
+    assert_eq!(error_code(&again["result"]), "approval_required", "{again}");
+    assert_eq!(backend.hits("POST /command"), 1);
+}
+
+#[test]
+fn a_question_the_client_cancels_is_a_dismissal() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "echo cancelled by the client");
+    let asked = question(&mut c);
+    c.notify("notifications/cancelled", json!({"requestId": asked["id"]}));
+    let r = run_result(&mut c);
+    assert_eq!(error_code(&r), "approval_required", "{r}");
+    let action_id = r["structuredContent"]["error"]["action_id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(only_pending(&mut c), action_id);
+    assert_eq!(backend.hits("POST /command"), 0);
+}
+
+#[test]
+fn a_stop_while_the_user_is_asked_withdraws_the_question() {
+    let backend = Backend::start();
+    let mut d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, "echo stopped");
+    let asked = question(&mut c);
+    d.signal(libc::SIGTERM);
+    withdrawn(&mut c, &asked);
+    run_result(&mut c);
+    assert!(d.wait_exit().success());
     assert_eq!(backend.hits("POST /command"), 0);
 }

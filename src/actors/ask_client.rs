@@ -25,6 +25,8 @@ pub enum AskFailure {
     Gone,
     /// No answer within the wait; the client was told the request is cancelled.
     TimedOut,
+    /// The client cancelled the request itself (`notifications/cancelled`).
+    Cancelled,
 }
 
 type Reply = oneshot::Sender<Result<Value, AskFailure>>;
@@ -151,10 +153,22 @@ impl ClientRequests {
         ))
     }
 
-    /// No answer can come any more (the client sent its last message): every asker hears
-    /// [`AskFailure::Gone`].
-    pub fn fail_all(&mut self) {
-        self.open.clear();
+    /// The client cancelled request `id` of the daemon's: its asker hears so at once. False
+    /// if `id` names no open request of the daemon's.
+    pub fn cancelled(&mut self, id: &RequestId) -> bool {
+        let Some(reply) = own_id(id).and_then(|n| self.open.remove(&n)) else {
+            return false;
+        };
+        let _ = reply.send(Err(AskFailure::Cancelled));
+        true
+    }
+
+    /// No answer can come any more (the client sent its last message, or the daemon stops
+    /// reading): every asker hears [`AskFailure::Gone`], and the returned lines tell the
+    /// client to drop each question, so none stays on the user's screen for nobody.
+    pub fn fail_all(&mut self) -> Vec<Bytes> {
+        let ids: Vec<u64> = self.open.keys().copied().collect();
+        ids.into_iter().filter_map(|id| self.forget(id)).collect()
     }
 }
 
@@ -204,8 +218,17 @@ mod tests {
         assert!(open.forget(1).is_none());
         let (tx, mut rx) = oneshot::channel();
         open.open(2, "elicitation/create", &json!({}), tx);
-        open.fail_all();
+        let told = open.fail_all();
+        assert_eq!(told.len(), 1);
+        let cancel: Value = serde_json::from_slice(&told[0]).unwrap();
+        assert_eq!(cancel["params"]["requestId"], "ide-agentsd/ask/2");
         assert!(rx.try_recv().is_err(), "the sender is dropped");
         assert!(open.forget(2).is_none());
+        // The client's own cancel of the daemon's request reaches the asker.
+        let (tx, mut rx) = oneshot::channel();
+        open.open(3, "elicitation/create", &json!({}), tx);
+        assert!(!open.cancelled(&RequestId::Number(3)));
+        assert!(open.cancelled(&wire_id(3)));
+        assert_eq!(rx.try_recv().unwrap(), Err(AskFailure::Cancelled));
     }
 }

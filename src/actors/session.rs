@@ -434,6 +434,12 @@ impl Session {
                 .as_ref()
                 .and_then(|p| p.get("requestId"))
                 .and_then(RequestId::from_value);
+            // The client may cancel a question the daemon asked it.
+            if let Some(id) = &id
+                && self.client_requests.cancelled(id)
+            {
+                return;
+            }
             // Removing the request drops its cancel signal; its answer, if one comes, is
             // for no request in flight and is dropped.
             if let Some(request) = id.and_then(|id| self.in_flight.remove(&id)) {
@@ -482,7 +488,11 @@ impl Session {
     /// Nothing more is read from the client, answers to the daemon's own requests included.
     fn reads_no_more(&mut self) {
         self.reading = false;
-        self.client_requests.fail_all();
+        for cancel in self.client_requests.fail_all() {
+            if !self.outbox.closed() {
+                self.write(&cancel);
+            }
+        }
     }
 
     /// The shutdown grace ran out: every request still in flight is answered with an error

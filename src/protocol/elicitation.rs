@@ -28,6 +28,19 @@ pub fn client_takes_forms(version: &str, capabilities: Option<&Value>) -> bool {
 /// retry's `inputResponses`.
 pub const APPROVAL_KEY: &str = "approval";
 
+/// The state a stateless round hands out: the pending action it asks about, and a digest of
+/// the question as shown, so that a retry counts only for a call that would show the same
+/// question (the same tool, command and directory). Not a secret: it names the round.
+pub fn round_state(action_id: &str, question: &Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut digest = std::hash::DefaultHasher::new();
+    question["message"]
+        .as_str()
+        .unwrap_or_default()
+        .hash(&mut digest);
+    format!("{action_id}.{:016x}", digest.finish())
+}
+
 /// The `tools/call` result of a stateless round that asks `question`; `state` comes back
 /// with the retry.
 pub fn input_required(question: Value, state: &str) -> Value {
@@ -137,6 +150,22 @@ mod tests {
             q["requestedSchema"],
             json!({"type": "object", "properties": {}})
         );
+    }
+
+    #[test]
+    fn a_round_state_names_the_action_and_the_question_shown() {
+        let here = approval_question("t", "ls", Some("/srv"));
+        let state = round_state("a1", &here);
+        assert!(state.starts_with("a1."), "{state}");
+        assert_eq!(
+            state,
+            round_state("a1", &approval_question("t", "ls", Some("/srv")))
+        );
+        assert_ne!(
+            state,
+            round_state("a1", &approval_question("t", "ls", Some("/etc")))
+        );
+        assert_ne!(state, round_state("a2", &here));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::{
 use crate::actors::ask_client::ClientAsker;
 use crate::actors::backend_pool::{self, BackendPool, ProbeHealth};
 use crate::actors::telemetry::AuditLog;
-use crate::approvals::{self, Decision, Grant, shown};
+use crate::approvals::{self, Approvals, Decision, Grant, shown};
 use crate::backend::encode::percent_encode;
 use crate::backend::{BackendCall, Target, unexpected_shape};
 use crate::cache::Kind;
@@ -17,6 +17,7 @@ use crate::protocol::elicitation::{self, Answer};
 use crate::shared::Shared;
 use crate::telemetry::AuditEvent;
 use actix::Addr;
+use futures_util::future::Either;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -218,18 +219,20 @@ impl BackendTools {
                 let cwd = payload.get("cwd").and_then(Value::as_str);
                 let question = || elicitation::approval_question(call.tool.name, &command, cwd);
                 let answer = match &call.ctx.asking {
-                    Asking::Live(asker) => ask_live(asker, question(), &action_id).await,
+                    Asking::Live(asker) => {
+                        let approvals = &self.shared.approvals;
+                        ask_live(asker, approvals, question(), &action_id).await
+                    }
                     Asking::Rounds(retry) => {
                         let RetryInput { responses, state } = &**retry;
-                        match elicitation::retry_answer(
-                            responses.as_ref(),
-                            state.as_ref(),
-                            &action_id,
-                        ) {
+                        let question = question();
+                        let round = elicitation::round_state(&action_id, &question);
+                        match elicitation::retry_answer(responses.as_ref(), state.as_ref(), &round)
+                        {
                             Some(answer) => understood(answer),
                             None => {
-                                let round = elicitation::input_required(question(), &action_id);
-                                return Ok(ToolOutput::InputRequired(round));
+                                let asked = elicitation::input_required(question, &round);
+                                return Ok(ToolOutput::InputRequired(asked));
                             }
                         }
                     }
@@ -247,32 +250,37 @@ impl BackendTools {
     /// `ide-agentsd approve`.
     fn settle(&self, answer: Answer, action_id: String, command: &str) -> Result<Grant, ToolError> {
         let approvals = &self.shared.approvals;
+        let now = Instant::now();
         match answer {
-            Answer::Accept => {
-                let grant = approvals.settle_asked(&action_id, true, Instant::now());
+            // Only the answer that settles a pending action counts as that action's.
+            Answer::Accept if approvals.settle_asked(&action_id, command, now) => {
                 self.audit(AuditEvent::ApprovalGranted {
                     action_id: action_id.clone(),
                     command: command.to_string(),
                     ttl_secs: None,
                     via: Some(elicitation::METHOD),
                 });
-                grant.ok_or_else(|| approval_required(command, &action_id))
+                Ok(Approvals::asked_grant(&action_id, now))
             }
             Answer::Decline => {
-                approvals.settle_asked(&action_id, false, Instant::now());
-                self.audit(AuditEvent::ApprovalDenied {
-                    action_id,
-                    command: command.to_string(),
-                    via: Some(elicitation::METHOD),
-                });
+                if approvals.settle_asked(&action_id, command, now) {
+                    self.audit(AuditEvent::ApprovalDenied {
+                        action_id,
+                        command: command.to_string(),
+                        via: Some(elicitation::METHOD),
+                    });
+                }
                 Err(declined(command))
             }
-            // Another call's answer (or the CLI) may have settled the action meanwhile: its id
-            // would lead nowhere.
-            Answer::Cancel if !approvals.is_pending(&action_id, Instant::now()) => {
-                Err(settled_elsewhere(command))
+            Answer::Cancel if approvals.is_pending(&action_id, now) => {
+                Err(approval_required(command, &action_id))
             }
-            Answer::Cancel => Err(approval_required(command, &action_id)),
+            // The action was settled elsewhere while the user was asked (the CLI, another
+            // call's answer, its expiry): a CLI approval is used now, once; a denial or an
+            // expiry stands, whatever this question's answer.
+            Answer::Accept | Answer::Cancel => approvals
+                .take_grant(command, now)
+                .ok_or_else(|| settled_elsewhere(command)),
         }
     }
 
@@ -447,18 +455,36 @@ impl BackendTools {
 
 /// Asks the user through the client while the call waits; anything but an answer (the
 /// client gone, an error, no answer within the pending action's life) is a dismissal.
-async fn ask_live(asker: &ClientAsker, question: Value, action_id: &str) -> Answer {
-    match asker
-        .ask(elicitation::METHOD, question, approvals::PENDING_TTL)
-        .await
-    {
-        Ok(result) => understood(elicitation::read_answer(&result)),
-        Err(e) => {
-            log::debug!(
-                "{} for {action_id} got no answer: {e:?}",
-                elicitation::METHOD
-            );
-            Answer::Cancel
+///
+/// The CLI may settle the action meanwhile (`ide-agentsd approve` or `deny`): then the
+/// question is withdrawn (dropping the ask tells the client) and the call goes on as if it
+/// had been dismissed, which uses a CLI approval or reports the denial.
+async fn ask_live(
+    asker: &ClientAsker,
+    approvals: &Approvals,
+    question: Value,
+    action_id: &str,
+) -> Answer {
+    let ask = asker.ask(elicitation::METHOD, question, approvals::PENDING_TTL);
+    let mut ask = std::pin::pin!(ask);
+    loop {
+        // Registered before the check, so a settle between the two is not missed.
+        let mut settled = std::pin::pin!(approvals.settled());
+        settled.as_mut().enable();
+        if !approvals.is_pending(action_id, Instant::now()) {
+            return Answer::Cancel;
+        }
+        match futures_util::future::select(ask.as_mut(), settled).await {
+            Either::Left((Ok(result), _)) => return understood(elicitation::read_answer(&result)),
+            Either::Left((Err(e), _)) => {
+                log::debug!(
+                    "{} for {action_id} got no answer: {e:?}",
+                    elicitation::METHOD
+                );
+                return Answer::Cancel;
+            }
+            // Something was settled: this action, or another one.
+            Either::Right(((), _)) => continue,
         }
     }
 }
