@@ -102,6 +102,7 @@ impl Approvals {
                 .map(|(id, _)| id.clone())
             && inner.pending.remove(&oldest).is_some()
         {
+            self.settled.notify_waiters();
             // The id only: commands reach the log only through the audit log's redaction.
             log::warn!(
                 "{MAX_PENDING} approvals pending: the oldest, {oldest}, is dropped for a new one"
@@ -149,10 +150,13 @@ impl Approvals {
     pub fn settle_asked(&self, action_id: &str, command: &str, now: Instant) -> bool {
         let mut inner = self.lock();
         expire(&mut inner, now);
-        match inner.pending.get(action_id) {
-            Some(p) if p.command == command => inner.pending.remove(action_id).is_some(),
-            _ => false,
+        let settles = matches!(inner.pending.get(action_id), Some(p) if p.command == command);
+        if settles {
+            inner.pending.remove(action_id);
+            // Other calls asking about it withdraw their questions.
+            self.settled.notify_waiters();
         }
+        settles
     }
 
     /// A grant for the asking call alone, after its question was accepted (given back, like
@@ -164,14 +168,19 @@ impl Approvals {
         }
     }
 
-    /// Takes the grant for `command`, if the CLI approved it (single use, as in `check`).
-    pub fn take_grant(&self, command: &str, now: Instant) -> Option<Grant> {
+    /// Takes the grant the CLI gave `action_id` for `command`, if it did (single use, as in
+    /// `check`); a grant from another action's approval is left for its own call.
+    pub fn take_grant(&self, command: &str, action_id: &str, now: Instant) -> Option<Grant> {
         let mut inner = self.lock();
         expire(&mut inner, now);
-        inner.grants.remove(command)
+        match inner.grants.get(command) {
+            Some(g) if g.action_id == action_id => inner.grants.remove(command),
+            _ => None,
+        }
     }
 
-    /// Resolves once the CLI approved or denied something; the caller checks what. Enable
+    /// Resolves once an action was settled (the CLI approved or denied it, a user's answer
+    /// in a client settled it, or it was pushed out); the caller checks which. Enable
     /// (or poll) it before checking, so a settle in between is not missed.
     pub fn settled(&self) -> tokio::sync::futures::Notified<'_> {
         self.settled.notified()
@@ -449,6 +458,35 @@ mod tests {
             a.check("date", "x", t + Duration::from_secs(61)),
             Decision::Ask { .. }
         ));
+    }
+
+    #[test]
+    fn an_answer_settles_an_action_once_and_takes_only_its_own_grant() {
+        let a = Approvals::new(vec![]);
+        let t = Instant::now();
+        let Decision::Ask { action_id: x, .. } = a.check("ls", "t", t) else {
+            panic!("asks")
+        };
+        assert!(!a.settle_asked(&x, "pwd", t), "another command's answer");
+        assert!(a.settle_asked(&x, "ls", t));
+        assert!(
+            !a.settle_asked(&x, "ls", t),
+            "a second answer settles nothing"
+        );
+        // The CLI approves a newer action for the same command: its grant is its own.
+        let Decision::Ask { action_id: y, .. } = a.check("ls", "t", t) else {
+            panic!("asks")
+        };
+        assert!(matches!(
+            a.approve(&y, DEFAULT_GRANT_TTL, t),
+            Resolution::Granted { .. }
+        ));
+        assert_eq!(a.take_grant("ls", &x, t), None);
+        assert_eq!(
+            a.take_grant("ls", &y, t).map(|g| g.action_id),
+            Some(y.clone())
+        );
+        assert_eq!(a.take_grant("ls", &y, t), None, "single use");
     }
 
     #[test]

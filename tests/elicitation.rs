@@ -173,7 +173,7 @@ fn the_question_says_where_the_command_would_run() {
 }
 
 #[test]
-fn a_question_dismissed_after_another_call_settled_its_action_says_so() {
+fn the_answer_that_settles_an_action_withdraws_the_other_questions_about_it() {
     let backend = Backend::start();
     let d = start(&backend);
     let (mut a, mut b) = (asking_client(&d), asking_client(&d));
@@ -183,7 +183,7 @@ fn a_question_dismissed_after_another_call_settled_its_action_says_so() {
     let asked_b = question(&mut b);
     answer(&mut a, &asked_a, "accept");
     assert_eq!(run_result(&mut a)["isError"], false);
-    answer(&mut b, &asked_b, "cancel");
+    withdrawn(&mut b, &asked_b);
     let r = run_result(&mut b);
     // One action, one run: a second accept of it finds it settled too.
     let mut third = asking_client(&d);

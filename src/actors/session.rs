@@ -434,23 +434,24 @@ impl Session {
                 .as_ref()
                 .and_then(|p| p.get("requestId"))
                 .and_then(RequestId::from_value);
-            // The client may cancel a question the daemon asked it.
-            if let Some(id) = &id
-                && self.client_requests.cancelled(id)
-            {
-                return;
-            }
             // Removing the request drops its cancel signal; its answer, if one comes, is
-            // for no request in flight and is dropped.
-            if let Some(request) = id.and_then(|id| self.in_flight.remove(&id)) {
-                if let Some(progress) = request.progress {
-                    ctx.cancel_future(progress);
+            // for no request in flight and is dropped. An id of no request of the client's
+            // may name a question the daemon asked it.
+            let Some(id) = id else { return };
+            match self.in_flight.remove(&id) {
+                Some(request) => {
+                    if let Some(progress) = request.progress {
+                        ctx.cancel_future(progress);
+                    }
+                    // Its batch completes without it.
+                    if let Some(batch) = request.batch {
+                        self.settle(batch);
+                    }
+                    self.after_completion(ctx);
                 }
-                // Its batch completes without it.
-                if let Some(batch) = request.batch {
-                    self.settle(batch);
+                None => {
+                    self.client_requests.cancelled(&id);
                 }
-                self.after_completion(ctx);
             }
         }
         // Other notifications (initialized, roots changed, …) need no action.

@@ -269,6 +269,10 @@ impl BackendTools {
                         command: command.to_string(),
                         via: Some(elicitation::METHOD),
                     });
+                } else {
+                    // A CLI approval of this action that raced the decline: the user's last
+                    // word is no, so it does not wait for the next call.
+                    approvals.take_grant(command, &action_id, now);
                 }
                 Err(declined(command))
             }
@@ -279,7 +283,7 @@ impl BackendTools {
             // call's answer, its expiry): a CLI approval is used now, once; a denial or an
             // expiry stands, whatever this question's answer.
             Answer::Accept | Answer::Cancel => approvals
-                .take_grant(command, now)
+                .take_grant(command, &action_id, now)
                 .ok_or_else(|| settled_elsewhere(command)),
         }
     }
