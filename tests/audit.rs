@@ -191,17 +191,7 @@ fn approvals_are_audited_from_request_to_execution() {
     d.signal(libc::SIGTERM);
     assert!(d.wait_exit().success());
     let lines = json_lines(&audit_file(&d));
-    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "approval_requested",
-            "approval_granted",
-            "command_executed",
-            "approval_requested",
-            "approval_denied"
-        ]
-    );
+    assert_eq!(common::audit_kinds(&lines), common::RAN_ONCE_THEN_DENIED);
     assert_eq!(lines[0]["action_id"], granted.as_str());
     assert_eq!(lines[0]["command"], "echo audited");
     assert_eq!(lines[1]["action_id"], granted.as_str());

@@ -9,6 +9,29 @@ use serde_json::{Value, json};
 
 const RUN_ID: i64 = 1;
 
+/// A legacy session whose client takes forms, asked about one command it ran.
+struct Asked {
+    backend: Backend,
+    d: Daemon,
+    c: Client,
+    /// The `elicitation/create` request.
+    asked: Value,
+}
+
+fn asked_about(command: &str) -> Asked {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = asking_client(&d);
+    run(&mut c, command);
+    let asked = question(&mut c);
+    Asked {
+        backend,
+        d,
+        c,
+        asked,
+    }
+}
+
 /// A daemon on `backend` whose audit log is written when it stops.
 fn start(backend: &Backend) -> Daemon {
     daemon_for(backend)
@@ -91,11 +114,12 @@ fn audit_on_stop(d: &mut Daemon) -> Vec<Value> {
 
 #[test]
 fn a_command_the_user_accepts_in_the_client_runs_once_and_is_audited() {
-    let backend = Backend::start();
-    let mut d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "echo asked in the IDE");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        mut d,
+        mut c,
+        asked,
+    } = asked_about("echo asked in the IDE");
     let message = asked["params"]["message"].as_str().unwrap();
     assert!(message.contains("echo asked in the IDE"), "{message}");
     assert!(message.contains("ide_agents_run_command"), "{message}");
@@ -114,16 +138,9 @@ fn a_command_the_user_accepts_in_the_client_runs_once_and_is_audited() {
     run_result(&mut c);
 
     let lines = audit_on_stop(&mut d);
-    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
     assert_eq!(
-        kinds,
-        [
-            "approval_requested",
-            "approval_granted",
-            "command_executed",
-            "approval_requested",
-            "approval_denied"
-        ],
+        common::audit_kinds(&lines),
+        common::RAN_ONCE_THEN_DENIED,
         "{lines:?}"
     );
     let action_id = &lines[0]["action_id"];
@@ -137,11 +154,12 @@ fn a_command_the_user_accepts_in_the_client_runs_once_and_is_audited() {
 
 #[test]
 fn a_command_the_user_declines_does_not_run_and_its_action_is_settled() {
-    let backend = Backend::start();
-    let d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "whoami");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        d: _d,
+        mut c,
+        asked,
+    } = asked_about("whoami");
     answer(&mut c, &asked, "decline");
     let refused = run_result(&mut c);
     assert_eq!(refused["isError"], true, "{refused}");
@@ -184,7 +202,7 @@ fn the_answer_that_settles_an_action_withdraws_the_other_questions_about_it() {
     answer(&mut a, &asked_a, "accept");
     assert_eq!(run_result(&mut a)["isError"], false);
     withdrawn(&mut b, &asked_b);
-    let r = run_result(&mut b);
+    says_settled_elsewhere(&run_result(&mut b));
     // One action, one run: a second accept of it finds it settled too.
     let mut third = asking_client(&d);
     run(&mut third, "echo twice");
@@ -195,29 +213,27 @@ fn the_answer_that_settles_an_action_withdraws_the_other_questions_about_it() {
     answer(&mut third, &asked_third, "accept");
     assert_eq!(run_result(&mut third)["isError"], false);
     answer(&mut fourth, &asked_fourth, "accept");
-    let late = run_result(&mut fourth);
-    assert!(late.to_string().contains("settled elsewhere"), "{late}");
+    says_settled_elsewhere(&run_result(&mut fourth));
     assert_eq!(backend.hits("POST /command"), 2);
-    assert_eq!(error_code(&r), "approval_required", "{r}");
-    let error = &r["structuredContent"]["error"];
-    // Not the id of an action that is gone.
-    assert_eq!(error.get("action_id"), None, "{r}");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("settled elsewhere"),
-        "{r}"
-    );
+}
+
+/// `result` says its action was settled elsewhere, without the id of an action that is gone.
+fn says_settled_elsewhere(result: &Value) {
+    assert_eq!(error_code(result), "approval_required", "{result}");
+    let error = &result["structuredContent"]["error"];
+    assert_eq!(error.get("action_id"), None, "{result}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("settled elsewhere"), "{result}");
 }
 
 #[test]
 fn a_dismissed_question_leaves_the_action_pending_for_the_cli() {
-    let backend = Backend::start();
-    let d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "pwd");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        d: _d,
+        mut c,
+        asked,
+    } = asked_about("pwd");
     answer(&mut c, &asked, "cancel");
     let asked_result = run_result(&mut c);
     assert_eq!(error_code(&asked_result), "approval_required");
@@ -244,11 +260,12 @@ fn a_dismissed_question_leaves_the_action_pending_for_the_cli() {
 
 #[test]
 fn an_error_or_an_unreadable_answer_leaves_the_action_pending() {
-    let backend = Backend::start();
-    let d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "date");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        d: _d,
+        mut c,
+        asked,
+    } = asked_about("date");
     c.send(&json!({"jsonrpc": "2.0", "id": asked["id"],
                    "error": {"code": -32601, "message": "no forms here"}}));
     let first = run_result(&mut c);
@@ -294,11 +311,12 @@ fn clients_that_cannot_be_asked_get_approval_required_at_once() {
 
 #[test]
 fn a_call_cancelled_while_asking_withdraws_the_question() {
-    let backend = Backend::start();
-    let d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "echo never");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        d: _d,
+        mut c,
+        asked,
+    } = asked_about("echo never");
     c.notify("notifications/cancelled", json!({"requestId": RUN_ID}));
     let withdrawn = c.read().unwrap();
     assert_eq!(
@@ -461,23 +479,16 @@ fn withdrawn(c: &mut Client, asked: &Value) {
 
 #[test]
 fn a_cli_denial_while_the_user_is_asked_withdraws_the_question_and_stands() {
-    let backend = Backend::start();
-    let mut d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "echo denied in the cli");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        mut d,
+        mut c,
+        asked,
+    } = asked_about("echo denied in the cli");
     let action_id = only_pending(&mut c);
     assert_eq!(from_the_cli(&d, "deny", &action_id)["denied"], true);
     withdrawn(&mut c, &asked);
-    let r = run_result(&mut c);
-    assert_eq!(error_code(&r), "approval_required", "{r}");
-    assert!(
-        r["structuredContent"]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("settled elsewhere"),
-        "{r}"
-    );
+    says_settled_elsewhere(&run_result(&mut c));
     // The user's accept of the withdrawn question, arriving late, changes nothing.
     answer(&mut c, &asked, "accept");
     assert_eq!(c.call("ping", json!({}))["result"], json!({}));
@@ -491,11 +502,12 @@ fn a_cli_denial_while_the_user_is_asked_withdraws_the_question_and_stands() {
 
 #[test]
 fn a_cli_approval_while_the_user_is_asked_runs_the_command_once() {
-    let backend = Backend::start();
-    let d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "echo approved in the cli");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        d,
+        mut c,
+        asked,
+    } = asked_about("echo approved in the cli");
     let action_id = only_pending(&mut c);
     assert_eq!(from_the_cli(&d, "approve", &action_id)["approved"], true);
     withdrawn(&mut c, &asked);
@@ -512,11 +524,12 @@ fn a_cli_approval_while_the_user_is_asked_runs_the_command_once() {
 
 #[test]
 fn a_question_the_client_cancels_is_a_dismissal() {
-    let backend = Backend::start();
-    let d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "echo cancelled by the client");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        d: _d,
+        mut c,
+        asked,
+    } = asked_about("echo cancelled by the client");
     c.notify("notifications/cancelled", json!({"requestId": asked["id"]}));
     let r = run_result(&mut c);
     assert_eq!(error_code(&r), "approval_required", "{r}");
@@ -529,11 +542,12 @@ fn a_question_the_client_cancels_is_a_dismissal() {
 
 #[test]
 fn a_stop_while_the_user_is_asked_withdraws_the_question() {
-    let backend = Backend::start();
-    let mut d = start(&backend);
-    let mut c = asking_client(&d);
-    run(&mut c, "echo stopped");
-    let asked = question(&mut c);
+    let Asked {
+        backend,
+        mut d,
+        mut c,
+        asked,
+    } = asked_about("echo stopped");
     d.signal(libc::SIGTERM);
     withdrawn(&mut c, &asked);
     run_result(&mut c);

@@ -280,6 +280,21 @@ pub fn json_lines(path: &Path) -> Vec<Value> {
 }
 
 /// The complete lines of a file (a line still being written is left out).
+/// The `type` of each audit line, in order.
+pub fn audit_kinds(lines: &[Value]) -> Vec<&str> {
+    lines.iter().map(|l| l["type"].as_str().unwrap()).collect()
+}
+
+/// The audit trail of a command asked for, approved and run, then another asked for and
+/// denied.
+pub const RAN_ONCE_THEN_DENIED: [&str; 5] = [
+    "approval_requested",
+    "approval_granted",
+    "command_executed",
+    "approval_requested",
+    "approval_denied",
+];
+
 pub fn raw_lines(path: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
