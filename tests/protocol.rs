@@ -481,8 +481,7 @@ fn next_line_answers_a_ping(c: &mut Client) {
 
 #[test]
 fn a_2025_03_26_batch_is_answered_with_one_array_of_its_responses() {
-    let d = daemon().start();
-    let mut c = client_of(&d, "2025-03-26");
+    let (_d, mut c) = batching();
     c.send(&json!([
         message(json!(1), "ping", json!({})),
         message(json!("list"), "tools/list", json!({})),
@@ -617,18 +616,12 @@ fn ids_in_a_batch_follow_the_in_flight_rule() {
     let refused: Vec<&Value> = answers.iter().filter(in_flight).collect();
     assert_eq!(refused.len(), 2, "{array}");
     assert!(refused.iter().any(|a| a["id"] == 7) && refused.iter().any(|a| a["id"] == 8));
-    assert!(
-        answers
-            .iter()
-            .any(|a| a["id"] == 8 && a["result"] == json!({})),
-        "{array}"
-    );
+    assert!(answered_empty(answers, 8), "{array}");
 }
 
 #[test]
 fn a_batch_of_notifications_only_gets_no_answer() {
-    let d = daemon().start();
-    let mut c = client_of(&d, "2025-03-26");
+    let (_d, mut c) = batching();
     c.send(&json!([
         {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"},
         {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}},
@@ -638,8 +631,7 @@ fn a_batch_of_notifications_only_gets_no_answer() {
 
 #[test]
 fn an_empty_batch_gets_one_invalid_request_error() {
-    let d = daemon().start();
-    let mut c = client_of(&d, "2025-03-26");
+    let (_d, mut c) = batching();
     c.send_raw(" [ ] ");
     let r = c.read().unwrap();
     assert_eq!(r["jsonrpc"], "2.0", "{r}");
@@ -664,8 +656,7 @@ fn an_empty_batch_gets_one_invalid_request_error() {
 
 #[test]
 fn an_invalid_element_of_a_batch_gets_its_own_error_inside_the_array() {
-    let d = daemon().start();
-    let mut c = client_of(&d, "2025-03-26");
+    let (_d, mut c) = batching();
     c.send_raw(r#"[1, {"jsonrpc":"2.0","id":5}, {"jsonrpc":"2.0","id":6,"method":"ping"}]"#);
     let array = c.read().unwrap();
     let answers = array
@@ -680,18 +671,12 @@ fn an_invalid_element_of_a_batch_gets_its_own_error_inside_the_array() {
     assert_eq!(errors.len(), 2, "{array}");
     assert!(errors.contains(&(Value::Null, json!(-32600))), "{array}");
     assert!(errors.contains(&(json!(5), json!(-32600))), "{array}");
-    assert!(
-        answers
-            .iter()
-            .any(|a| a["id"] == 6 && a["result"] == json!({})),
-        "{array}"
-    );
+    assert!(answered_empty(answers, 6), "{array}");
 }
 
 #[test]
 fn initialize_inside_a_batch_is_refused_inside_the_array() {
-    let d = daemon().start();
-    let mut c = client_of(&d, "2025-03-26");
+    let (_d, mut c) = batching();
     c.send(&json!([
         message(
             json!(1),
@@ -816,8 +801,7 @@ fn a_batch_asking_more_than_the_in_flight_limit_is_refused_past_it() {
 
 #[test]
 fn a_batch_of_more_than_1024_messages_is_one_error() {
-    let d = daemon().start();
-    let mut c = client_of(&d, "2025-03-26");
+    let (_d, mut c) = batching();
     let pings = |n: usize| -> Value {
         Value::Array(
             (0..n)
@@ -841,4 +825,18 @@ fn a_batch_of_more_than_1024_messages_is_one_error() {
     );
     c.send(&pings(1024));
     assert_eq!(by_id(&c.read().unwrap()).len(), 1024);
+}
+
+/// Whether a batch's `answers` hold `{}` as the result for request `id` (a ping's).
+fn answered_empty(answers: &[Value], id: i64) -> bool {
+    answers
+        .iter()
+        .any(|a| a["id"] == id && a["result"] == json!({}))
+}
+
+/// A daemon and a session in 2025-03-26, the one version with batches.
+fn batching() -> (common::Daemon, Client) {
+    let d = daemon().start();
+    let c = client_of(&d, "2025-03-26");
+    (d, c)
 }
