@@ -375,8 +375,8 @@ impl Session {
         let progress = progress_token(&request).map(|token| self.report_progress(token, ctx));
         let seq = self.next_seq;
         self.next_seq += 1;
-        // Only a legacy-era call can be asked about: the stateless era has no handshake that
-        // declared the capability.
+        // A legacy-era call asks through this session; a stateless one asks in rounds of its
+        // own, by what its `_meta` declares (the router decides).
         let asker = match (&cancelled, era.is_modern()) {
             (Some(_), false) => self.asker.clone(),
             _ => None,

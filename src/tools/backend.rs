@@ -245,9 +245,10 @@ impl BackendTools {
         result.map(ToolOutput::Value)
     }
 
-    /// The user's answer about pending `action_id`: an accept is a grant for this call; a
-    /// decline settles the action as denied; no answer leaves it pending for
-    /// `ide-agentsd approve`.
+    /// The user's answer about `action_id`. The first answer to a pending action settles it:
+    /// an accept is a grant for this call, a decline a denial. A dismissal leaves it pending
+    /// for `ide-agentsd approve`. An answer that finds it settled already runs nothing,
+    /// unless the CLI approved it meanwhile.
     fn settle(&self, answer: Answer, action_id: String, command: &str) -> Result<Grant, ToolError> {
         let approvals = &self.shared.approvals;
         let now = Instant::now();
