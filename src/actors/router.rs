@@ -494,6 +494,16 @@ impl Handler<Reload> for Router {
     }
 }
 
+impl Handler<super::session::ClientLog> for Router {
+    type Result = ();
+
+    fn handle(&mut self, log: super::session::ClientLog, _ctx: &mut Context<Self>) {
+        for session in self.sessions.all() {
+            session.do_send(log.clone());
+        }
+    }
+}
+
 impl Handler<Dispatch> for Router {
     type Result = ();
 

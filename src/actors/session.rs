@@ -65,6 +65,9 @@ pub struct Session {
     asker: Option<ClientAsker>,
     /// The daemon's requests to the client awaiting answers.
     client_requests: ClientRequests,
+    /// The least severe log message the client wants (`logging/setLevel`), as its position
+    /// in [`LOG_LEVELS`]; warnings until it says.
+    log_floor: usize,
     in_flight: HashMap<RequestId, InFlight>,
     /// Batches whose array is not written yet (protocol 2025-03-26 only).
     batches: Batches,
@@ -125,6 +128,7 @@ impl Session {
                 negotiated: None,
                 asker: None,
                 client_requests: ClientRequests::default(),
+                log_floor: level_rank("warning"),
                 in_flight: HashMap::new(),
                 batches: Batches::default(),
                 reading_batch: None,
@@ -313,7 +317,7 @@ impl Session {
             _ => match era_of(&req, self.negotiated) {
                 Err(e) => return self.send_error(Some(&req.id), &e),
                 Ok(era) if req.method == "logging/setLevel" => {
-                    ("logging/setLevel", set_log_level(&req), Some(era))
+                    ("logging/setLevel", self.set_log_level(&req), Some(era))
                 }
                 // Subscriptions belong to the connection, so the session answers them.
                 Ok(era) if req.method == "resources/subscribe" => {
@@ -698,14 +702,50 @@ fn dup_fd(fd: RawFd) -> Option<OwnedFd> {
     (new >= 0).then(|| unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-fn set_log_level(req: &Request) -> RpcResult {
-    let level = req.param("level").and_then(Value::as_str);
-    match level {
-        Some(l) if LOG_LEVELS.contains(&l) => Ok(Reply::Value(json!({}))),
-        _ => Err(RpcError::invalid_params(format!(
-            "logging/setLevel needs params.level, one of {}",
-            LOG_LEVELS.join(", ")
-        ))),
+impl Session {
+    fn set_log_level(&mut self, req: &Request) -> RpcResult {
+        let level = req.param("level").and_then(Value::as_str);
+        match level {
+            Some(l) if LOG_LEVELS.contains(&l) => {
+                self.log_floor = level_rank(l);
+                Ok(Reply::Value(json!({})))
+            }
+            _ => Err(RpcError::invalid_params(format!(
+                "logging/setLevel needs params.level, one of {}",
+                LOG_LEVELS.join(", ")
+            ))),
+        }
+    }
+}
+
+/// A level's severity: its position in [`LOG_LEVELS`] (least severe first).
+fn level_rank(level: &str) -> usize {
+    LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(0)
+}
+
+/// One of the daemon's log messages for the client (`notifications/message`), from
+/// `daemon::log_relay` through the routers.
+#[derive(Clone, Message)]
+#[rtype(result = "()")]
+pub struct ClientLog {
+    pub level: &'static str,
+    /// `{level, logger, data}`.
+    pub params: Value,
+}
+
+impl Handler<ClientLog> for Session {
+    type Result = ();
+
+    fn handle(&mut self, log: ClientLog, _ctx: &mut Context<Self>) {
+        // Handshaken sessions only (the stateless era has no notifications), at the level
+        // the client asked for.
+        if self.negotiated.is_some()
+            && !self.outbox.closed()
+            && level_rank(log.level) >= self.log_floor
+        {
+            let line = jsonrpc::encode_notification("notifications/message", &log.params);
+            self.write(&line);
+        }
     }
 }
 

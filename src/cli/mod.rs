@@ -168,10 +168,12 @@ fn serve(args: &ServeArgs) -> i32 {
     }
 }
 
-/// Logs to stderr (journald picks them up); `info` unless RUST_LOG says otherwise.
+/// Logs to stderr (journald picks them up); `info` unless RUST_LOG says otherwise. A
+/// serving daemon's warnings also go to its IDEs (`daemon::log_relay`).
 fn init_logging() {
     let env = env_logger::Env::default().default_filter_or("info");
-    let _ = env_logger::Builder::from_env(env)
+    let logger = env_logger::Builder::from_env(env)
         .format_timestamp_millis()
-        .try_init();
+        .build();
+    crate::daemon::log_relay::install(logger);
 }

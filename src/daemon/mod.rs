@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod listener;
+pub mod log_relay;
 pub mod notify;
 pub mod peer;
 pub mod serve;

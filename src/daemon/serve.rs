@@ -81,6 +81,7 @@ async fn start(shared: Arc<Shared>, listening: &Listening) -> Result<(), String>
         })
         .collect();
     let routers: Vec<Addr<Router>> = workers.iter().map(|w| w.router.clone()).collect();
+    super::log_relay::attach(routers.clone());
     // The cache's background work (expiry, subscribed-file polling) runs on this thread.
     let cache_actor =
         crate::actors::cache::CacheActor::new(shared.clone(), routers.clone()).start();
