@@ -144,6 +144,15 @@ impl Session {
         self.outbox.write(&[message, b"\n"], false);
     }
 
+    /// A notification from the daemon. Only sessions that did the handshake get them: the
+    /// stateless era has none.
+    fn notify_client(&mut self, method: &str, params: &Value) {
+        if self.negotiated.is_some() && !self.outbox.closed() {
+            let line = jsonrpc::encode_notification(method, params);
+            self.write(&line);
+        }
+    }
+
     /// An error for a message of the line being read.
     fn send_error(&mut self, id: Option<&RequestId>, error: &RpcError) {
         self.send_error_to(id, error, self.reading_batch);
@@ -624,11 +633,7 @@ impl Handler<Notify> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Notify, _ctx: &mut Context<Self>) {
-        // Only sessions that did the handshake get notifications: the stateless era has none.
-        if self.negotiated.is_some() && !self.outbox.closed() {
-            let line = jsonrpc::encode_notification(msg.method, &msg.params);
-            self.write(&line);
-        }
+        self.notify_client(msg.method, &msg.params);
     }
 }
 
@@ -737,14 +742,9 @@ impl Handler<ClientLog> for Session {
     type Result = ();
 
     fn handle(&mut self, log: ClientLog, _ctx: &mut Context<Self>) {
-        // Handshaken sessions only (the stateless era has no notifications), at the level
-        // the client asked for.
-        if self.negotiated.is_some()
-            && !self.outbox.closed()
-            && level_rank(log.level) >= self.log_floor
-        {
-            let line = jsonrpc::encode_notification("notifications/message", &log.params);
-            self.write(&line);
+        // At the level the client asked for.
+        if level_rank(log.level) >= self.log_floor {
+            self.notify_client("notifications/message", &log.params);
         }
     }
 }
