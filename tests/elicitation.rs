@@ -554,3 +554,20 @@ fn a_stop_while_the_user_is_asked_withdraws_the_question() {
     assert!(d.wait_exit().success());
     assert_eq!(backend.hits("POST /command"), 0);
 }
+
+#[test]
+fn a_stateless_decline_stands_over_a_cli_approval_given_meanwhile() {
+    let backend = Backend::start();
+    let d = start(&backend);
+    let mut c = d.client();
+    let state = asked_round(&stateless_run(&mut c, "pwd", json!({})), "pwd");
+    let action_id = only_pending(&mut c);
+    assert_eq!(from_the_cli(&d, "approve", &action_id)["approved"], true);
+    // The user, still looking at the question in the IDE, says no.
+    let refused = stateless_run(&mut c, "pwd", retry(&state, "decline"));
+    assert_eq!(error_code(&refused), "approval_required", "{refused}");
+    assert_eq!(refused["structuredContent"]["error"]["declined"], true);
+    // The CLI's approval went with it: the next call is asked again.
+    asked_round(&stateless_run(&mut c, "pwd", json!({})), "pwd");
+    assert_eq!(backend.hits("POST /command"), 0);
+}

@@ -71,6 +71,21 @@ pub fn stateless_client_takes_forms(meta: &Map<String, Value>) -> bool {
     client_takes_forms(MODERN_VERSION, meta.get(META_CAPABILITIES_KEY))
 }
 
+/// The action a stateless retry declines: its state names a round that asked `question`
+/// (this call's question) and its answer is a decline. Read before anything else about the
+/// call, so that an approval given meanwhile in the CLI does not run what the user refused.
+pub fn declined_round<'a>(
+    responses: Option<&Value>,
+    echoed_state: Option<&'a Value>,
+    question: &Value,
+) -> Option<&'a str> {
+    let state = echoed_state?.as_str()?;
+    let (action_id, _) = state.split_once('.')?;
+    let declined = round_state(action_id, question) == state
+        && retry_answer(responses, echoed_state, state) == Some(Ok(Answer::Decline));
+    declined.then_some(action_id)
+}
+
 /// What the user chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -218,6 +233,21 @@ mod tests {
         assert!(message.contains("echo safe\\n\\nAccept"), "{message}");
         assert!(message.contains("\\u{1b}[2K"), "{message}");
         assert!(message.contains("once in /tmp\\r/etc:"), "{message}");
+    }
+
+    #[test]
+    fn a_declined_round_is_known_by_its_state_and_answer() {
+        let q = approval_question("t", "ls", None);
+        let state = json!(round_state("a1", &q));
+        let no = json!({"approval": {"action": "decline"}});
+        let yes = json!({"approval": {"action": "accept"}});
+        assert_eq!(declined_round(Some(&no), Some(&state), &q), Some("a1"));
+        assert_eq!(declined_round(Some(&yes), Some(&state), &q), None);
+        // Another question (another directory), or a state not of this form.
+        let elsewhere = approval_question("t", "ls", Some("/etc"));
+        assert_eq!(declined_round(Some(&no), Some(&state), &elsewhere), None);
+        assert_eq!(declined_round(Some(&no), Some(&json!("a1")), &q), None);
+        assert_eq!(declined_round(Some(&no), None, &q), None);
     }
 
     #[test]

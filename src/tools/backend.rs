@@ -200,6 +200,20 @@ impl BackendTools {
     /// (a request while the call waits, or a stateless round the client retries), or the call
     /// answers `approval_required` with the action id for `ide-agentsd approve`.
     async fn run(&self, call: &ToolCall, command: String, payload: Value) -> CallOutcome {
+        // Where it would run: `ide_agents_command` puts its `cwd` argument in the payload,
+        // where `ide_agents_run_command` callers put theirs.
+        let cwd = payload.get("cwd").and_then(Value::as_str);
+        let question = || elicitation::approval_question(call.tool.name, &command, cwd);
+        // A stateless retry that declines is the user's last word, whatever the CLI did since.
+        if let Asking::Rounds(retry) = &call.ctx.asking
+            && let Some(action_id) = elicitation::declined_round(
+                retry.responses.as_ref(),
+                retry.state.as_ref(),
+                &question(),
+            )
+        {
+            return Err(self.declined_by_user(action_id.to_string(), &command, Instant::now()));
+        }
         let decision = self
             .shared
             .approvals
@@ -214,10 +228,6 @@ impl BackendTools {
                         session: call.ctx.connection,
                     });
                 }
-                // Where it would run: `ide_agents_command` puts its `cwd` argument in the
-                // payload, where `ide_agents_run_command` callers put theirs.
-                let cwd = payload.get("cwd").and_then(Value::as_str);
-                let question = || elicitation::approval_question(call.tool.name, &command, cwd);
                 let answer = match &call.ctx.asking {
                     Asking::Live(asker) => {
                         let approvals = &self.shared.approvals;
@@ -263,20 +273,7 @@ impl BackendTools {
                 });
                 Ok(Approvals::asked_grant(&action_id, now))
             }
-            Answer::Decline => {
-                if approvals.settle_asked(&action_id, command, now) {
-                    self.audit(AuditEvent::ApprovalDenied {
-                        action_id,
-                        command: command.to_string(),
-                        via: Some(elicitation::METHOD),
-                    });
-                } else {
-                    // A CLI approval of this action that raced the decline: the user's last
-                    // word is no, so it does not wait for the next call.
-                    approvals.take_grant(command, &action_id, now);
-                }
-                Err(declined(command))
-            }
+            Answer::Decline => Err(self.declined_by_user(action_id, command, now)),
             Answer::Cancel if approvals.is_pending(&action_id, now) => {
                 Err(approval_required(command, &action_id))
             }
@@ -287,6 +284,23 @@ impl BackendTools {
                 .take_grant(command, &action_id, now)
                 .ok_or_else(|| settled_elsewhere(command)),
         }
+    }
+
+    /// The user declined `command` in their client: the pending action is settled as denied,
+    /// or, if the CLI approved it meanwhile, that approval is dropped, since the user's last
+    /// word is no.
+    fn declined_by_user(&self, action_id: String, command: &str, now: Instant) -> ToolError {
+        let approvals = &self.shared.approvals;
+        if approvals.settle_asked(&action_id, command, now) {
+            self.audit(AuditEvent::ApprovalDenied {
+                action_id,
+                command: command.to_string(),
+                via: Some(elicitation::METHOD),
+            });
+        } else {
+            approvals.take_grant(command, &action_id, now);
+        }
+        declined(command)
     }
 
     /// `POST /command` for an approved (or auto-approved) command, audited as executed.
